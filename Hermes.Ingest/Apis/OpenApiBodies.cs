@@ -1,0 +1,22 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Hermes.Ingest.Apis;
+
+public static class OpenApiBodies
+{
+    /// <summary>
+    /// Documents a request body without <c>Accepts&lt;T&gt;()</c>: that metadata makes routing answer a bare 415
+    /// before the handler runs, and Hermes's own 415 says which Content-Type to send.
+    /// </summary>
+    public static RouteHandlerBuilder DocumentsBody<T>(this RouteHandlerBuilder builder, params string[] contentTypes) =>
+        builder.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+        {
+            var schema = await context.GetOrCreateSchemaAsync(typeof(T), null, cancellationToken);
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = true,
+                Content = contentTypes.ToDictionary(type => type, _ => new OpenApiMediaType { Schema = schema }),
+            };
+        });
+}

@@ -1,0 +1,76 @@
+namespace Hermes.Ingest.Configuration;
+
+/// <summary>How intake answers when the queue has no room.</summary>
+public enum BackpressureMode
+{
+    /// <summary>Answer 503 with Retry-After at once.</summary>
+    Strict,
+
+    /// <summary>Wait up to <see cref="IngestOptions.BlockTimeout"/> for room, then answer 503.</summary>
+    Block,
+}
+
+/// <summary>
+/// Every engine setting. Bound from the seed's environment variables (QUEUE_SIZE, FLUSH_INTERVAL, …) or from
+/// standard .NET configuration under <c>Hermes:Ingest</c>; <see cref="IngestOptionsLoader"/> says which wins.
+/// </summary>
+public sealed class IngestOptions
+{
+    public const string SectionName = "Hermes:Ingest";
+
+    public static readonly string[] DefaultEventTypes = ["trip_started", "song_played", "ad_clicked", "location_update"];
+
+    /// <summary>Listen address in the seed's form (<c>:8080</c> or <c>host:port</c>); null keeps ASP.NET's own URL settings.</summary>
+    public string? HttpAddress { get; set; }
+
+    public int QueueSize { get; set; } = 100_000;
+
+    /// <summary>The seed's NumCPU×4: workers mostly wait on the sink, so more of them than cores keeps COPYs overlapping.</summary>
+    public int WorkerCount { get; set; } = Environment.ProcessorCount * 4;
+
+    public int BatchSize { get; set; } = 1_000;
+
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public string? DbDsn { get; set; }
+
+    public int MaxOpenConns { get; set; } = 100;
+
+    public BackpressureMode BackpressureMode { get; set; } = BackpressureMode.Strict;
+
+    /// <summary>How long <see cref="BackpressureMode.Block"/> waits for room before answering 503.</summary>
+    public TimeSpan BlockTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    public string[] EventTypes { get; set; } = DefaultEventTypes;
+
+    /// <summary>How far past the server's clock an event timestamp may lie (producer clocks drift).</summary>
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromHours(1);
+
+    public int MaxIdLength { get; set; } = 128;
+
+    public int MaxPayloadBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Body limit of <c>POST /events</c>.</summary>
+    public int MaxEventBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Body limit of <c>POST /events/batch</c> as sent (compressed or not).</summary>
+    public int MaxBatchBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Limit of a gzip batch body once inflated; checked while inflating, so a bomb costs at most this much.</summary>
+    public int MaxInflatedBytes { get; set; } = 64 * 1024 * 1024;
+
+    public int MaxBatchEvents { get; set; } = 10_000;
+
+    public int MaxJsonDepth { get; set; } = 32;
+
+    /// <summary>A (type, minute) count is kept this long after its last update.</summary>
+    public TimeSpan AggregateRetention { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>Hard cap on live (type, minute) buckets, whatever timestamps producers send.</summary>
+    public int MaxAggregateBuckets { get; set; } = 100_000;
+
+    /// <summary>Maps <c>/debug/*</c> (CPU trace, heap dump, runtime counters). Never on the open internet.</summary>
+    public bool DebugEndpoints { get; set; }
+}

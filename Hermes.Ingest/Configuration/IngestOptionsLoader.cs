@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Net;
+
+namespace Hermes.Ingest.Configuration;
+
+/// <summary>A setting with a bad value; the message names the setting and the value so the fix is obvious.</summary>
+public sealed class InvalidSettingException(IReadOnlyList<string> problems)
+    : Exception("Hermes cannot start: invalid configuration." + Environment.NewLine + string.Join(Environment.NewLine, problems.Select(p => "  - " + p)))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}
+
+/// <summary>
+/// Reads <see cref="IngestOptions"/> from configuration. Each setting has the seed's environment name
+/// (<c>QUEUE_SIZE</c>) and a .NET key (<c>Hermes:Ingest:QueueSize</c>, i.e. <c>Hermes__Ingest__QueueSize</c>);
+/// the seed's name wins when both are set. Every bad value is reported, not just the first.
+/// </summary>
+public static class IngestOptionsLoader
+{
+    private delegate string? Apply(IngestOptions options, string value);
+
+    private sealed record Setting(string EnvName, string Key, Apply Apply);
+
+    private static readonly Setting[] Settings =
+    [
+        new("HTTP_ADDR", nameof(IngestOptions.HttpAddress), (o, v) => Address(v, out var a) ?? Set(() => o.HttpAddress = a)),
+        new("QUEUE_SIZE", nameof(IngestOptions.QueueSize), (o, v) => Int(v, 1, 100_000_000, x => o.QueueSize = x)),
+        new("WORKER_COUNT", nameof(IngestOptions.WorkerCount), (o, v) => Int(v, 1, 1024, x => o.WorkerCount = x)),
+        new("BATCH_SIZE", nameof(IngestOptions.BatchSize), (o, v) => Int(v, 1, 1_000_000, x => o.BatchSize = x)),
+        new("FLUSH_INTERVAL", nameof(IngestOptions.FlushInterval), (o, v) => Duration(v, positive: true, x => o.FlushInterval = x)),
+        new("SHUTDOWN_TIMEOUT", nameof(IngestOptions.ShutdownTimeout), (o, v) => Duration(v, positive: true, x => o.ShutdownTimeout = x)),
+        new("DB_DSN", nameof(IngestOptions.DbDsn), (o, v) => Set(() => o.DbDsn = string.IsNullOrWhiteSpace(v) ? null : v)),
+        new("MAX_OPEN_CONNS", nameof(IngestOptions.MaxOpenConns), (o, v) => Int(v, 1, 10_000, x => o.MaxOpenConns = x)),
+        new("BACKPRESSURE_MODE", nameof(IngestOptions.BackpressureMode), (o, v) => Mode(v, x => o.BackpressureMode = x)),
+        new("BLOCK_TIMEOUT", nameof(IngestOptions.BlockTimeout), (o, v) => Duration(v, positive: true, x => o.BlockTimeout = x)),
+        new("EVENT_TYPES", nameof(IngestOptions.EventTypes), (o, v) => Types(v, x => o.EventTypes = x)),
+        new("MAX_FUTURE_SKEW", nameof(IngestOptions.MaxFutureSkew), (o, v) => Duration(v, positive: false, x => o.MaxFutureSkew = x)),
+        new("MAX_ID_LENGTH", nameof(IngestOptions.MaxIdLength), (o, v) => Int(v, 1, 4096, x => o.MaxIdLength = x)),
+        new("MAX_PAYLOAD_BYTES", nameof(IngestOptions.MaxPayloadBytes), (o, v) => Int(v, 2, 64 * 1024 * 1024, x => o.MaxPayloadBytes = x)),
+        new("MAX_EVENT_BYTES", nameof(IngestOptions.MaxEventBytes), (o, v) => Int(v, 64, 64 * 1024 * 1024, x => o.MaxEventBytes = x)),
+        new("MAX_BATCH_BYTES", nameof(IngestOptions.MaxBatchBytes), (o, v) => Int(v, 64, 1024 * 1024 * 1024, x => o.MaxBatchBytes = x)),
+        new("MAX_INFLATED_BYTES", nameof(IngestOptions.MaxInflatedBytes), (o, v) => Int(v, 64, 1024 * 1024 * 1024, x => o.MaxInflatedBytes = x)),
+        new("MAX_BATCH_EVENTS", nameof(IngestOptions.MaxBatchEvents), (o, v) => Int(v, 1, 1_000_000, x => o.MaxBatchEvents = x)),
+        new("MAX_JSON_DEPTH", nameof(IngestOptions.MaxJsonDepth), (o, v) => Int(v, 2, 256, x => o.MaxJsonDepth = x)),
+        new("AGGREGATE_RETENTION", nameof(IngestOptions.AggregateRetention), (o, v) => Duration(v, positive: true, x => o.AggregateRetention = x)),
+        new("MAX_AGGREGATE_BUCKETS", nameof(IngestOptions.MaxAggregateBuckets), (o, v) => Int(v, 1, 100_000_000, x => o.MaxAggregateBuckets = x)),
+        new("DEBUG_ENDPOINTS", nameof(IngestOptions.DebugEndpoints), (o, v) => Bool(v, x => o.DebugEndpoints = x)),
+    ];
+
+    /// <summary>The seed-style environment names, for documentation and tests.</summary>
+    public static IEnumerable<string> EnvironmentNames => Settings.Select(s => s.EnvName);
+
+    public static IngestOptions Load(IConfiguration configuration)
+    {
+        var options = new IngestOptions();
+        var problems = new List<string>();
+        foreach (var setting in Settings)
+        {
+            var key = $"{IngestOptions.SectionName}:{setting.Key}";
+            var (name, value) = configuration[setting.EnvName] is { } env
+                ? (setting.EnvName, env)
+                : (key, configuration[key]);
+            if (value is null)
+            {
+                continue;
+            }
+
+            if (setting.Apply(options, value) is { } rule)
+            {
+                problems.Add($"{name}={Quote(value)} is invalid: {rule}.");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidSettingException(problems);
+        }
+
+        return options;
+    }
+
+    private static string Quote(string value) => value.Length == 0 ? "''" : value;
+
+    private static string? Set(Action set)
+    {
+        set();
+        return null;
+    }
+
+    private static string? Int(string value, int min, int max, Action<int> set)
+    {
+        if (!int.TryParse(value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n))
+        {
+            return $"expected a whole number between {min} and {max}";
+        }
+
+        if (n < min || n > max)
+        {
+            return $"must be between {min} and {max}";
+        }
+
+        set(n);
+        return null;
+    }
+
+    private static string? Duration(string value, bool positive, Action<TimeSpan> set)
+    {
+        if (!GoDuration.TryParse(value, out var d))
+        {
+            return "expected a duration such as 100ms, 1s or 1m30s";
+        }
+
+        if (d < TimeSpan.Zero || (positive && d == TimeSpan.Zero))
+        {
+            return positive ? "must be greater than zero" : "must not be negative";
+        }
+
+        set(d);
+        return null;
+    }
+
+    private static string? Bool(string value, Action<bool> set)
+    {
+        switch (value.Trim().ToLowerInvariant())
+        {
+            case "true" or "1" or "yes" or "on":
+                set(true);
+                return null;
+            case "false" or "0" or "no" or "off" or "":
+                set(false);
+                return null;
+            default:
+                return "expected true or false";
+        }
+    }
+
+    private static string? Mode(string value, Action<BackpressureMode> set)
+    {
+        switch (value.Trim().ToLowerInvariant())
+        {
+            case "strict":
+                set(BackpressureMode.Strict);
+                return null;
+            case "block":
+                set(BackpressureMode.Block);
+                return null;
+            default:
+                return "expected strict or block";
+        }
+    }
+
+    private static string? Types(string value, Action<string[]> set)
+    {
+        var types = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (types.Length == 0)
+        {
+            return "expected a comma-separated list of event types";
+        }
+
+        if (types.Length > byte.MaxValue)
+        {
+            return $"at most {byte.MaxValue} event types are supported";
+        }
+
+        if (types.FirstOrDefault(t => t.Length > 64 || t.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))) is { } bad)
+        {
+            return $"event type '{bad}' must be 1-64 characters of letters, digits, '_', '-' or '.'";
+        }
+
+        if (types.Distinct(StringComparer.Ordinal).Count() != types.Length)
+        {
+            return "event types must be distinct";
+        }
+
+        set(types);
+        return null;
+    }
+
+    /// <summary>Accepts the seed's <c>:8080</c> (every interface) and <c>host:port</c>; returns an ASP.NET URL.</summary>
+    private static string? Address(string value, out string url)
+    {
+        url = "";
+        var text = value.Trim();
+        var colon = text.LastIndexOf(':');
+        if (colon < 0
+            || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            || port > 65535)
+        {
+            return "expected :port or host:port, for example :8080 or 127.0.0.1:8080";
+        }
+
+        var host = text[..colon];
+        if (host.Length == 0 || host is "0.0.0.0" or "*" or "[::]")
+        {
+            host = "*";
+        }
+        else if (host.Contains(':') && !host.StartsWith('['))
+        {
+            return "an IPv6 host must be in brackets, for example [::1]:8080";
+        }
+        else if (!IPAddress.TryParse(host.Trim('[', ']'), out _) && Uri.CheckHostName(host) == UriHostNameType.Unknown)
+        {
+            return $"'{host}' is not a host name or IP address";
+        }
+
+        url = $"http://{host}:{port}";
+        return null;
+    }
+}

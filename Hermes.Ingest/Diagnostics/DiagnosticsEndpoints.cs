@@ -1,0 +1,25 @@
+using Hermes.Ingest.Apis;
+using Hermes.Ingest.Configuration;
+
+namespace Hermes.Ingest.Diagnostics;
+
+public static class DiagnosticsEndpoints
+{
+    /// <summary>Prometheus text exposition of every instrument on the Hermes meter, plus ASP.NET and runtime metrics.</summary>
+    public static WebApplication MapMetricsEndpoint(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+
+    public static WebApplication MapDebugEndpointsIfEnabled(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IngestOptions>().DebugEndpoints)
+        {
+            app.MapDebugApi();
+            app.Logger.LogWarning("Diagnostics endpoints are enabled at /debug/*: they expose process memory; never serve them on the open internet");
+        }
+
+        return app;
+    }
+}

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Hermes.Ingest.Pipeline;
+
+namespace Hermes.Ingest.Diagnostics;
+
+/// <summary>Why intake refused events; the <c>reason</c> label of <c>hermes_events_rejected_total</c>.</summary>
+public enum RejectReason
+{
+    /// <summary>An event broke a validation rule (400, or an entry in a batch's <c>rejected</c> list).</summary>
+    Invalid,
+
+    /// <summary>The body was not well-formed JSON or NDJSON (400).</summary>
+    Malformed,
+
+    /// <summary>The body, its inflated size or its event count was over a limit (413).</summary>
+    TooLarge,
+
+    /// <summary>Content-Type or Content-Encoding not supported (415).</summary>
+    UnsupportedMediaType,
+
+    /// <summary>The queue had no room (503).</summary>
+    QueueFull,
+
+    /// <summary>Hermes was shutting down (503).</summary>
+    ShuttingDown,
+}
+
+/// <summary>
+/// Hermes's instruments, on the one <c>Hermes</c> meter that ServiceDefaults exports (Prometheus at /metrics, OTLP).
+/// Hot-path counts are plain Interlocked longs read by observable instruments at scrape time: one atomic add per
+/// request instead of a measurement dispatched to every listener. Tests read the same longs.
+/// </summary>
+public sealed class IngestMetrics
+{
+    private static readonly string[] ReasonLabels = ["invalid", "malformed", "too_large", "unsupported_media_type", "queue_full", "shutting_down"];
+
+    private readonly long[] _rejected = new long[ReasonLabels.Length];
+    private readonly Histogram<int> _batchSize;
+    private readonly Histogram<double> _flushDuration;
+    private long _accepted;
+    private long _flushed;
+    private long _flushFailures;
+    private int _busyWorkers;
+
+    public IngestMetrics(IMeterFactory meterFactory, EventQueue queue, TimeProvider time)
+    {
+        var meter = meterFactory.Create(HermesTelemetry.MeterName);
+
+        meter.CreateObservableCounter("hermes_events_accepted", () => Accepted, "{event}",
+            "Events answered 202/200 and queued.");
+        meter.CreateObservableCounter("hermes_events_rejected", ObserveRejected, "{event}",
+            "Events (or unreadable requests) refused, by reason.");
+        meter.CreateObservableCounter("hermes_events_flushed", () => Flushed, "{event}",
+            "Events delivered to the sink by workers.");
+        meter.CreateObservableCounter("hermes_flush_failures", () => Volatile.Read(ref _flushFailures), "{batch}",
+            "Batches the sink failed to write.");
+        meter.CreateObservableGauge("hermes_queue_length", () => queue.Length, "{event}",
+            "Events waiting in the queue.");
+        meter.CreateObservableGauge("hermes_queue_capacity", () => (long)queue.Capacity, "{event}",
+            "QUEUE_SIZE: the most events the queue holds.");
+        meter.CreateObservableGauge("hermes_workers_busy", () => Volatile.Read(ref _busyWorkers), "{worker}",
+            "Workers currently writing a batch to the sink.");
+        meter.CreateObservableGauge("hermes_queue_oldest_age", () => OldestAge(queue, time), "s",
+            "How long the oldest queued event has waited.");
+
+        _batchSize = meter.CreateHistogram("hermes_batch_size", "{event}", "Events per flushed batch.",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] });
+        _flushDuration = meter.CreateHistogram("hermes_flush_duration", "s", "Time to write one batch to the sink.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
+    }
+
+    public long Accepted => Volatile.Read(ref _accepted);
+
+    public long Flushed => Volatile.Read(ref _flushed);
+
+    public long Rejected(RejectReason reason) => Volatile.Read(ref _rejected[(int)reason]);
+
+    public void OnAccepted(int count) => Interlocked.Add(ref _accepted, count);
+
+    public void OnRejected(RejectReason reason, int count = 1) => Interlocked.Add(ref _rejected[(int)reason], count);
+
+    public void OnFlushStarted() => Interlocked.Increment(ref _busyWorkers);
+
+    public void OnFlushed(int count, TimeSpan duration, bool succeeded)
+    {
+        Interlocked.Decrement(ref _busyWorkers);
+        if (succeeded)
+        {
+            Interlocked.Add(ref _flushed, count);
+        }
+        else
+        {
+            Interlocked.Increment(ref _flushFailures);
+        }
+
+        _batchSize.Record(count);
+        _flushDuration.Record(duration.TotalSeconds);
+    }
+
+    private IEnumerable<Measurement<long>> ObserveRejected()
+    {
+        for (var i = 0; i < ReasonLabels.Length; i++)
+        {
+            yield return new Measurement<long>(Volatile.Read(ref _rejected[i]), new KeyValuePair<string, object?>("reason", ReasonLabels[i]));
+        }
+    }
+
+    private static double OldestAge(EventQueue queue, TimeProvider time) =>
+        queue.TryPeek(out var oldest)
+            ? Math.Max(0, (time.GetUtcNow().ToUnixTimeMilliseconds() - oldest.ReceivedAtMs) / 1000.0)
+            : 0;
+}

@@ -1,0 +1,72 @@
+using Hermes.Ingest.Aggregation;
+using Hermes.Ingest.Apis;
+using Hermes.Ingest.Configuration;
+using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Events;
+using Hermes.Ingest.Pipeline;
+using Hermes.Ingest.Sinks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenTelemetry.Metrics;
+
+namespace Hermes.Ingest;
+
+/// <summary>Registers the pipeline: intake → queue → workers → aggregator and sink.</summary>
+public static class IngestServiceExtensions
+{
+    /// <summary>
+    /// Reads and validates the configuration (throwing <see cref="InvalidSettingException"/> naming every bad
+    /// setting), applies the listen address and limits, and registers every pipeline stage.
+    /// </summary>
+    public static WebApplicationBuilder AddHermesIngest(this WebApplicationBuilder builder)
+    {
+        var options = IngestOptionsLoader.Load(builder.Configuration);
+        var services = builder.Services;
+        services.AddSingleton(options);
+
+        ConfigureListenAddress(builder, options);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Per-endpoint limits are enforced by intake; this is the outer bound.
+            kestrel.Limits.MaxRequestBodySize = Math.Max(options.MaxBatchBytes, options.MaxEventBytes);
+            kestrel.AddServerHeader = false;
+        });
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<EventTypeCatalog>();
+        services.AddSingleton<EventParser>();
+        services.AddSingleton(new EventQueue(options.QueueSize));
+        services.AddSingleton<IntakeGate>();
+        services.AddSingleton<RetryAfterEstimator>();
+        services.AddSingleton<IngestMetrics>();
+        services.AddSingleton<MinuteAggregator>();
+        services.TryAddSingleton<IEventSink, MemorySink>();
+        services.AddSingleton<EventIntake>();
+        services.AddHostedService<BatchWorkers>();
+        services.AddHostedService<AggregateJanitor>();
+
+        services.AddHealthChecks().AddCheck<IntakeHealthCheck>("intake", tags: ["ready"]);
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter());
+        services.AddOpenApi();
+
+        return builder;
+    }
+
+    /// <summary>HTTP_ADDR wins; with no address configured at all, listen on the seed's default <c>:8080</c>.</summary>
+    private static void ConfigureListenAddress(WebApplicationBuilder builder, IngestOptions options)
+    {
+        if (options.HttpAddress is { } address)
+        {
+            builder.WebHost.UseUrls(address);
+            return;
+        }
+
+        var configuration = builder.Configuration;
+        var aspNetConfigured = configuration["urls"] ?? configuration["http_ports"] ?? configuration["https_ports"]
+            ?? configuration.GetSection("Kestrel:Endpoints").GetChildren().FirstOrDefault()?.Key;
+        if (aspNetConfigured is null)
+        {
+            builder.WebHost.UseUrls("http://*:8080");
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using Hermes.Ingest;
+using Hermes.Ingest.Apis;
+using Hermes.Ingest.Configuration;
+using Hermes.Ingest.Diagnostics;
+
+// Hermes.Ingest: HTTP intake → bounded queue → worker pool → aggregator + sink. Read top to bottom.
+try
+{
+    var builder = WebApplication.CreateBuilder(args);
+
+    builder.AddServiceDefaults();   // OpenTelemetry, health checks, service discovery, resilience
+    builder.AddHermesIngest();      // options (validated), queue, workers, aggregator, sink
+
+    var app = builder.Build();
+
+    app.MapDefaultEndpoints();      // /health (readiness, 503 while draining) and /alive
+    app.MapEventsApi();             // POST /events, POST /events/batch
+    app.MapAggregatesApi();         // GET /aggregates
+    app.MapMetricsEndpoint();       // GET /metrics (Prometheus)
+    app.MapOpenApi();               // GET /openapi/v1.json
+    app.MapDebugEndpointsIfEnabled(); // /debug/* only with DEBUG_ENDPOINTS=true
+
+    await app.RunAsync();
+    return 0;
+}
+catch (InvalidSettingException ex)
+{
+    await Console.Error.WriteLineAsync(ex.Message);
+    return 2;
+}
+
+/// <summary>Visible to tests (WebApplicationFactory).</summary>
+public partial class Program;
