@@ -35,7 +35,7 @@ public static class IngestServiceExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<EventTypeCatalog>();
         services.AddSingleton<EventParser>();
-        services.AddSingleton(new EventQueue(options.QueueSize));
+        services.AddSingleton(new EventQueue(options.QueueSize, options.BatchSize, options.WorkerCount));
         services.AddSingleton<IntakeGate>();
         services.AddSingleton<RetryAfterEstimator>();
         services.AddSingleton<IngestMetrics>();

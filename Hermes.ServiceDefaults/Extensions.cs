@@ -44,26 +44,32 @@ public static class Extensions
             logging.IncludeScopes = true;
         });
 
-        builder.Services.AddOpenTelemetry()
+        var telemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics =>
             {
                 metrics.AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation()
                     .AddRuntimeInstrumentation()
                     .AddMeter(HermesTelemetry.MeterName);
-            })
-            .WithTracing(tracing =>
+            });
+
+        // Spans cost an Activity per request; without an exporter nobody can read them, so record them only when
+        // OTLP is configured (sampling then follows the standard OTEL_TRACES_SAMPLER variables).
+        if (IsOtlpConfigured(builder))
+        {
+            telemetry.WithTracing(tracing =>
             {
                 tracing.AddSource(builder.Environment.ApplicationName)
                     .AddSource(HermesTelemetry.ActivitySourceName)
                     .AddAspNetCoreInstrumentation(tracing =>
-                        // Probes hit these every few seconds; their spans would drown the ones people look for.
+                        // Probes and scrapers hit these every few seconds; their spans would drown the ones people look for.
                         tracing.Filter = context =>
                             !context.Request.Path.StartsWithSegments(HealthEndpointPath)
                             && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath)
                             && !context.Request.Path.StartsWithSegments("/metrics"))
                     .AddHttpClientInstrumentation();
             });
+        }
 
         builder.AddOpenTelemetryExporters();
 
@@ -72,15 +78,16 @@ public static class Extensions
 
     private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
-        var useOtlpExporter = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-
-        if (useOtlpExporter)
+        if (IsOtlpConfigured(builder))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }
 
         return builder;
     }
+
+    private static bool IsOtlpConfigured(IHostApplicationBuilder builder) =>
+        !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {

@@ -8,9 +8,10 @@ using Hermes.Ingest.Sinks;
 namespace Hermes.Ingest.Pipeline;
 
 /// <summary>
-/// The fixed pool of <c>WORKER_COUNT</c> workers. Each takes events from the <see cref="EventQueue"/> into its own
-/// buffer and flushes it (aggregator, then sink) when <c>BATCH_SIZE</c> events are buffered or
-/// <c>FLUSH_INTERVAL</c> has passed since the first of them. No task per request, no shared batch.
+/// The fixed pool of <c>WORKER_COUNT</c> workers. A worker takes a batch from the <see cref="EventQueue"/> into its
+/// own buffer and flushes it (aggregator, then sink) as soon as <c>BATCH_SIZE</c> events are queued, or once the
+/// oldest queued event has waited <c>FLUSH_INTERVAL</c>. Events wait in the shared queue rather than in a worker's
+/// buffer, so one worker can fill a batch while the others write theirs. No task per request.
 /// <para>
 /// At shutdown the host stops Kestrel first (in-flight requests finish, new ones get 503 from the closed
 /// <see cref="IntakeGate"/>), then stops this service: every worker drains the queue to empty, flushes its buffer,
@@ -54,56 +55,45 @@ public sealed partial class BatchWorkers(
     private async Task<long> RunWorkerAsync(CancellationToken stoppingToken)
     {
         var buffer = new EventRecord[options.BatchSize];
-        var count = 0;
-        var deadline = 0L;
-        var flushTicks = (long)(options.FlushInterval.TotalSeconds * time.TimestampFrequency);
         var drainedAfterStop = 0L;
 
         while (true)
         {
-            var before = count;
-            while (count < buffer.Length && queue.TryDequeue(out buffer[count]))
-            {
-                if (count == 0)
-                {
-                    deadline = time.GetTimestamp() + flushTicks;
-                }
-
-                count++;
-            }
-
-            if (count > before)
-            {
-                queue.NotifySpace();
-            }
-
             var stopping = stoppingToken.IsCancellationRequested;
-            if (count == buffer.Length || (count > 0 && (stopping || time.GetTimestamp() >= deadline)))
+            var queued = queue.Queued;
+            if (queued >= buffer.Length || (queued > 0 && (stopping || IsOldestDue())))
             {
-                if (stopping)
+                var count = queue.Dequeue(buffer);
+                if (count > 0)
                 {
-                    drainedAfterStop += count;
-                }
+                    if (stopping)
+                    {
+                        drainedAfterStop += count;
+                    }
 
-                await FlushAsync(buffer, count);
-                count = 0;
-                continue;
+                    await FlushAsync(buffer, count);
+                    continue;
+                }
             }
 
             if (stopping)
             {
                 // Intake is closed and in-flight requests have finished, so an empty queue stays empty.
-                return drainedAfterStop;
+                if (queue.Queued <= 0)
+                {
+                    return drainedAfterStop;
+                }
+
+                continue;
             }
 
             try
             {
-                var wait = count == 0 ? Timeout.InfiniteTimeSpan : Remaining(deadline);
-                await queue.WaitForItemsAsync(wait, stoppingToken);
+                await queue.WaitForWorkAsync(queued > 0 ? UntilOldestIsDue() : Timeout.InfiniteTimeSpan, stoppingToken);
             }
             catch (OperationCanceledException)
             {
-                // Shutdown: go round once more to drain.
+                // Shutdown: go round again to drain.
             }
         }
     }
@@ -138,12 +128,21 @@ public sealed partial class BatchWorkers(
         }
     }
 
-    private TimeSpan Remaining(long deadline)
+    /// <summary>A partial batch is due once its oldest event has waited FLUSH_INTERVAL.</summary>
+    private bool IsOldestDue() => UntilOldestIsDue() == TimeSpan.Zero;
+
+    private TimeSpan UntilOldestIsDue()
     {
-        var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
+        if (!queue.TryPeek(out var oldest))
+        {
+            return TimeSpan.Zero;
+        }
+
+        var due = oldest.ReceivedAtMs + (long)options.FlushInterval.TotalMilliseconds;
+        var remainingMs = due - time.GetUtcNow().ToUnixTimeMilliseconds();
 
         // Waits run on real time; re-checking at least every 100 ms keeps a test's fake clock honoured too.
-        return remaining <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromTicks(Math.Min(remaining.Ticks, TimeSpan.TicksPerMillisecond * 100));
+        return remainingMs <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(remainingMs, 100));
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Starting {Workers} workers (batch {BatchSize}, flush interval {FlushInterval}) writing to the {Sink} sink")]
