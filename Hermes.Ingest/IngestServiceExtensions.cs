@@ -5,6 +5,7 @@ using Hermes.Ingest.Diagnostics;
 using Hermes.Ingest.Events;
 using Hermes.Ingest.Pipeline;
 using Hermes.Ingest.Sinks;
+using Hermes.Ingest.Sinks.Postgres;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 
@@ -40,10 +41,15 @@ public static class IngestServiceExtensions
         services.AddSingleton<RetryAfterEstimator>();
         services.AddSingleton<IngestMetrics>();
         services.AddSingleton<MinuteAggregator>();
-        services.TryAddSingleton<IEventSink, MemorySink>();
         services.AddSingleton<EventIntake>();
         services.AddHostedService<BatchWorkers>();
         services.AddHostedService<AggregateJanitor>();
+
+        // DB_DSN or ConnectionStrings:hermesdb → PostgreSQL (with disk spill and replay); neither → in memory.
+        if (!builder.AddPostgresSink(options))
+        {
+            services.TryAddSingleton<IEventSink, MemorySink>();
+        }
 
         services.AddHealthChecks().AddCheck<IntakeHealthCheck>("intake", tags: ["ready"]);
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter());

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using Hermes.Ingest.Aggregation;
 using Hermes.Ingest.Events;
+using Hermes.Ingest.Sinks.Postgres;
+using Npgsql;
 
 namespace Hermes.Ingest.Apis;
 
@@ -13,9 +15,10 @@ public static class AggregatesApi
             .WithTags("Aggregates")
             .WithName("GetAggregates")
             .WithSummary("Counts per event type per minute")
-            .WithDescription("A JSON object keyed \"<type>:<minute>\", where <minute> is the Unix second that starts the event timestamp's minute, e.g. {\"song_played:1699999980\": 42}. Filters: type, from and to (Unix seconds, inclusive, matched against the minute).")
+            .WithDescription("A JSON object keyed \"<type>:<minute>\", where <minute> is the Unix second that starts the event timestamp's minute, e.g. {\"song_played:1699999980\": 42}. Filters: type, from and to (Unix seconds, inclusive, matched against the minute). source=db answers from the rollups persisted in PostgreSQL (totals across restarts and replicas) instead of this instance's memory.")
             .Produces<Dictionary<string, long>>(StatusCodes.Status200OK, "application/json")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         return app;
     }
@@ -23,9 +26,17 @@ public static class AggregatesApi
     /// <param name="type">Only this event type.</param>
     /// <param name="from">Only minutes at or after this Unix second.</param>
     /// <param name="to">Only minutes at or before this Unix second.</param>
+    /// <param name="source"><c>memory</c> (default): this instance's counts; <c>db</c>: the persisted rollups.</param>
     private static async Task GetAggregatesAsync(HttpContext context, MinuteAggregator aggregator, EventTypeCatalog types,
-        string? type = null, string? from = null, string? to = null)
+        string? type = null, string? from = null, string? to = null, string? source = null)
     {
+        if (source is not (null or "memory" or "db"))
+        {
+            await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'source': allowed-values",
+                "'source' must be memory or db.", "source", "allowed-values");
+            return;
+        }
+
         if (type is not null && !types.TryFind(type, out _))
         {
             await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'type': allowed-values",
@@ -45,7 +56,33 @@ public static class AggregatesApi
             return;
         }
 
-        var counts = aggregator.Snapshot(type, fromSeconds, toSeconds);
+        List<AggregateCount> counts;
+        if (source == "db")
+        {
+            if (context.RequestServices.GetService<PersistedRollups>() is not { } rollups)
+            {
+                await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'source': requires-database",
+                    "source=db needs a database: set DB_DSN or ConnectionStrings:hermesdb.", "source", "requires-database");
+                return;
+            }
+
+            try
+            {
+                counts = await rollups.QueryAsync(type, fromSeconds, toSeconds, context.RequestAborted);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            {
+                await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "database-unavailable", "Database unavailable",
+                    "The persisted rollups cannot be read right now; GET /aggregates (without source=db) answers from memory.",
+                    retryAfterSeconds: 5);
+                return;
+            }
+        }
+        else
+        {
+            counts = aggregator.Snapshot(type, fromSeconds, toSeconds);
+        }
+
         context.Response.ContentType = "application/json";
         using (var json = new Utf8JsonWriter(context.Response.BodyWriter))
         {

@@ -1,0 +1,65 @@
+using Hermes.Ingest.Configuration;
+using Hermes.Ingest.Sinks.Spill;
+
+namespace Hermes.Ingest.Sinks.Postgres;
+
+public static class PostgresSinkExtensions
+{
+    /// <summary>
+    /// Registers the Postgres sink, its spill and replayer, when <c>DB_DSN</c> or <c>ConnectionStrings:hermesdb</c>
+    /// is set. Returns false (registering nothing) when neither is, so the caller keeps the in-memory sink.
+    /// Call after the pipeline's own hosted services: the host stops services in reverse order, so replay stops
+    /// before the workers drain into the sink.
+    /// </summary>
+    public static bool AddPostgresSink(this WebApplicationBuilder builder, IngestOptions ingest)
+    {
+        if (PostgresSinkOptionsLoader.Load(builder.Configuration, ingest) is not { } options)
+        {
+            return false;
+        }
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+
+        // Npgsql logs every command at Information: one line per batch at 100k+ events/s.
+        builder.Logging.AddFilter("Npgsql", LogLevel.Warning);
+        builder.AddNpgsqlDataSource(
+            PostgresSinkOptions.ConnectionName,
+            settings =>
+            {
+                settings.ConnectionString = options.ConnectionString;
+
+                // Aspire's check turns /health red while the database is down; Hermes stays ready while it can
+                // spill, which PostgresHealthCheck reports instead.
+                settings.DisableHealthChecks = true;
+            },
+            dataSource =>
+            {
+                dataSource.ConnectionStringBuilder.MaxPoolSize = options.MaxOpenConns;
+
+                // Keep sessions across pool rentals so the temp staging table is created once per connection
+                // rather than once per batch (DISCARD ALL would drop it).
+                dataSource.ConnectionStringBuilder.NoResetOnClose = true;
+
+                // The detail of a refused row ("\u0000 cannot be converted to text") is what dead_letters.error is for.
+                dataSource.ConnectionStringBuilder.IncludeErrorDetail = true;
+                if (!options.ConnectionString.Contains("Timeout", StringComparison.OrdinalIgnoreCase))
+                {
+                    // Npgsql's 15 s connect timeout would hold a worker that long per batch in an outage.
+                    dataSource.ConnectionStringBuilder.Timeout = 5;
+                }
+            });
+
+        services.AddSingleton<PostgresSinkMetrics>();
+        services.AddSingleton<PostgresSchema>();
+        services.AddSingleton<EventBatchWriter>();
+        services.AddSingleton<DatabaseBreaker>();
+        services.AddSingleton<SpillStore>();
+        services.AddSingleton<PostgresSink>();
+        services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<PostgresSink>());
+        services.AddSingleton<PersistedRollups>();
+        services.AddHostedService<SpillReplayer>();
+        services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"]);
+        return true;
+    }
+}

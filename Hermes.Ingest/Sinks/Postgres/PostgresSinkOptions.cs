@@ -1,0 +1,164 @@
+using System.Globalization;
+using Hermes.Ingest.Configuration;
+
+namespace Hermes.Ingest.Sinks.Postgres;
+
+/// <summary>
+/// Settings of the Postgres sink and its disk spill. Each has a seed-style environment name (<c>DB_BREAKER_FAILURES</c>)
+/// and a .NET key under <c>Hermes:Postgres</c>; the environment name wins, as in <see cref="IngestOptionsLoader"/>.
+/// </summary>
+public sealed class PostgresSinkOptions
+{
+    public const string SectionName = "Hermes:Postgres";
+
+    /// <summary>The Aspire connection name: <c>ConnectionStrings:hermesdb</c>.</summary>
+    public const string ConnectionName = "hermesdb";
+
+    /// <summary>Npgsql keyword form, whichever of DB_DSN and ConnectionStrings:hermesdb it came from.</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>MAX_OPEN_CONNS: the pool's size and the most COPYs in flight at once.</summary>
+    public int MaxOpenConns { get; set; } = 100;
+
+    /// <summary>Failed writes in a row (with no success between) that open the breaker; Polly needs at least 2.</summary>
+    public int BreakerFailures { get; set; } = 3;
+
+    /// <summary>How long the breaker stays open before one trial write.</summary>
+    public TimeSpan BreakerBreak { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The failures that open the breaker must fall within this window (Polly's sampling duration).</summary>
+    public TimeSpan BreakerWindow { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Limit on one write (connect + COPY + commit); past it the write counts as a timeout.</summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public string SpillDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "hermes-spill");
+
+    /// <summary>Spill bound; a batch that would cross it is dropped and counted (reason spill_full).</summary>
+    public long SpillMaxBytes { get; set; } = 1L << 30;
+
+    /// <summary>A segment file is sealed and a new one begun past this size, so replay can delete as it goes.</summary>
+    public long SpillSegmentBytes { get; set; } = 16L << 20;
+}
+
+/// <summary>Reads <see cref="PostgresSinkOptions"/>; null when no database is configured (the in-memory sink is used).</summary>
+public static class PostgresSinkOptionsLoader
+{
+    private delegate string? Apply(PostgresSinkOptions options, string value);
+
+    private sealed record Setting(string EnvName, string Key, Apply Apply);
+
+    private static readonly Setting[] Settings =
+    [
+        new("DB_BREAKER_FAILURES", nameof(PostgresSinkOptions.BreakerFailures), (o, v) => Int(v, 2, 1_000_000, x => o.BreakerFailures = x)),
+        new("DB_BREAKER_BREAK", nameof(PostgresSinkOptions.BreakerBreak), (o, v) => Duration(v, TimeSpan.FromMilliseconds(500), x => o.BreakerBreak = x)),
+        new("DB_BREAKER_WINDOW", nameof(PostgresSinkOptions.BreakerWindow), (o, v) => Duration(v, TimeSpan.FromMilliseconds(500), x => o.BreakerWindow = x)),
+        new("DB_WRITE_TIMEOUT", nameof(PostgresSinkOptions.WriteTimeout), (o, v) => Duration(v, TimeSpan.FromSeconds(1), x => o.WriteTimeout = x)),
+        new("SPILL_DIR", nameof(PostgresSinkOptions.SpillDirectory), (o, v) => Directory(v, x => o.SpillDirectory = x)),
+        new("SPILL_MAX_BYTES", nameof(PostgresSinkOptions.SpillMaxBytes), (o, v) => Long(v, 1L << 20, long.MaxValue, x => o.SpillMaxBytes = x)),
+        new("SPILL_SEGMENT_BYTES", nameof(PostgresSinkOptions.SpillSegmentBytes), (o, v) => Long(v, 64L << 10, 1L << 30, x => o.SpillSegmentBytes = x)),
+    ];
+
+    public static IEnumerable<string> EnvironmentNames => Settings.Select(s => s.EnvName);
+
+    /// <summary>
+    /// DB_DSN wins over <c>ConnectionStrings:hermesdb</c> (an operator's explicit setting beats the orchestrator's).
+    /// Throws <see cref="InvalidSettingException"/> naming every bad setting.
+    /// </summary>
+    public static PostgresSinkOptions? Load(IConfiguration configuration, IngestOptions ingest)
+    {
+        var problems = new List<string>();
+        string? connectionString = null;
+        if (ingest.DbDsn is { } dsn)
+        {
+            if (PostgresDsn.TryParse(dsn, out var parsed) is { } rule)
+            {
+                var name = configuration["DB_DSN"] is not null ? "DB_DSN" : $"{IngestOptions.SectionName}:{nameof(IngestOptions.DbDsn)}";
+                problems.Add($"{name}={PostgresDsn.Redact(dsn)} is invalid: {rule}.");
+            }
+
+            connectionString = parsed;
+        }
+        else if (configuration.GetConnectionString(PostgresSinkOptions.ConnectionName) is { Length: > 0 } named)
+        {
+            if (PostgresDsn.TryParse(named, out var parsed) is { } rule)
+            {
+                problems.Add($"ConnectionStrings:{PostgresSinkOptions.ConnectionName}={PostgresDsn.Redact(named)} is invalid: {rule}.");
+            }
+
+            connectionString = parsed;
+        }
+
+        if (connectionString is null && problems.Count == 0)
+        {
+            return null;
+        }
+
+        var options = new PostgresSinkOptions { ConnectionString = connectionString ?? "", MaxOpenConns = ingest.MaxOpenConns };
+        foreach (var setting in Settings)
+        {
+            var key = $"{PostgresSinkOptions.SectionName}:{setting.Key}";
+            var (name, value) = configuration[setting.EnvName] is { } env ? (setting.EnvName, env) : (key, configuration[key]);
+            if (value is not null && setting.Apply(options, value) is { } rule)
+            {
+                problems.Add($"{name}={(value.Length == 0 ? "''" : value)} is invalid: {rule}.");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidSettingException(problems);
+        }
+
+        return options;
+    }
+
+    private static string? Int(string value, int min, int max, Action<int> set)
+    {
+        if (!int.TryParse(value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+        {
+            return $"expected a whole number between {min} and {max}";
+        }
+
+        set(n);
+        return null;
+    }
+
+    private static string? Long(string value, long min, long max, Action<long> set)
+    {
+        if (!long.TryParse(value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+        {
+            return $"expected a whole number of bytes between {min} and {max}";
+        }
+
+        set(n);
+        return null;
+    }
+
+    private static string? Duration(string value, TimeSpan min, Action<TimeSpan> set)
+    {
+        if (!GoDuration.TryParse(value, out var d))
+        {
+            return "expected a duration such as 500ms, 30s or 1m";
+        }
+
+        if (d < min)
+        {
+            return $"must be at least {min.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)}ms";
+        }
+
+        set(d);
+        return null;
+    }
+
+    private static string? Directory(string value, Action<string> set)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+        {
+            return "expected a directory path";
+        }
+
+        set(Path.GetFullPath(value));
+        return null;
+    }
+}

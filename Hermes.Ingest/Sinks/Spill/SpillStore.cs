@@ -1,0 +1,358 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using Hermes.Ingest.Events;
+using Hermes.Ingest.Sinks.Postgres;
+
+namespace Hermes.Ingest.Sinks.Spill;
+
+/// <summary>
+/// Batches the database could not take, on disk until replay: append-only segment files
+/// (<c>00000000000000000001.spill</c>, …) of checksummed <see cref="SpillRecord"/>s in <c>SPILL_DIR</c>. Every
+/// append is fsynced before it returns, so a batch handed to <see cref="AppendAsync"/> survives a crash. The one
+/// reader (replay) takes the oldest segment, sealing it first if appends are still going to it, and deletes it
+/// once every record in it is replayed or skipped as damaged.
+/// </summary>
+public sealed partial class SpillStore : IDisposable
+{
+    private const string Extension = ".spill";
+
+    private readonly PostgresSinkOptions _options;
+    private readonly PostgresSinkMetrics _metrics;
+    private readonly ILogger<SpillStore> _logger;
+    private readonly FileStream _lock;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly List<Segment> _segments = [];
+    private long _bytes;
+    private long _nextSequence;
+    private Segment? _active;
+    private FileStream? _activeStream;
+
+    // Replay's position; touched only by the single reader.
+    private Segment? _reading;
+    private byte[] _content = [];
+    private int _offset;
+    private int _next;
+    private int _pendingCount;
+
+    public SpillStore(PostgresSinkOptions options, PostgresSinkMetrics metrics, ILogger<SpillStore> logger)
+    {
+        _options = options;
+        _metrics = metrics;
+        _logger = logger;
+        Directory.CreateDirectory(options.SpillDirectory);
+        try
+        {
+            // FileShare.None takes an exclusive flock: two instances sharing one spill would replay each other's data.
+            _lock = new FileStream(Path.Combine(options.SpillDirectory, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidOperationException($"SPILL_DIR {options.SpillDirectory} is in use by another Hermes instance; give each instance its own.", ex);
+        }
+
+        foreach (var path in Directory.EnumerateFiles(options.SpillDirectory, "*" + Extension).Order(StringComparer.Ordinal))
+        {
+            if (!long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
+            {
+                continue;
+            }
+
+            var segment = new Segment(sequence, path) { Bytes = new FileInfo(path).Length };
+            segment.Events = CountEvents(path);
+            _segments.Add(segment);
+            _bytes += segment.Bytes;
+            _nextSequence = Math.Max(_nextSequence, sequence);
+            metrics.OnSpillChanged(segment.Bytes, segment.Events);
+        }
+
+        if (_segments.Count > 0)
+        {
+            LogFound(logger, _segments.Count, _bytes, _segments.Sum(s => s.Events), options.SpillDirectory);
+        }
+    }
+
+    public string SpillDirectory => _options.SpillDirectory;
+
+    /// <summary>True when nothing waits for replay (racy by nature; replay re-checks).</summary>
+    public bool IsEmpty => Volatile.Read(ref _bytes) == 0;
+
+    /// <summary>True while the spill is within a batch or so of SPILL_MAX_BYTES.</summary>
+    public bool IsFull => Volatile.Read(ref _bytes) >= _options.SpillMaxBytes;
+
+    /// <summary>Appends one batch and fsyncs it.</summary>
+    /// <returns>False when the batch was dropped (spill full or disk error), counted with its reason.</returns>
+    public async Task<bool> AppendAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
+    {
+        var record = SpillRecord.Encode(batch.Span, typeNames);
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_bytes + record.Length > _options.SpillMaxBytes)
+            {
+                _metrics.OnDropped(DropReason.SpillFull, batch.Length);
+                LogFull(_logger, batch.Length, _options.SpillMaxBytes);
+                return false;
+            }
+
+            if (_active is null || _active.Bytes >= _options.SpillSegmentBytes)
+            {
+                StartSegment();
+            }
+
+            // Synchronous write + fsync: one thread blocks for the few ms it takes, under the gate, so appends from
+            // many workers queue on the semaphore without blocking their threads.
+            _activeStream!.Write(record);
+            _activeStream.Flush(flushToDisk: true);
+            _active!.Bytes += record.Length;
+            _active.Events += batch.Length;
+            Volatile.Write(ref _bytes, _bytes + record.Length);
+            _metrics.OnSpillChanged(record.Length, batch.Length);
+            return true;
+        }
+        catch (IOException ex)
+        {
+            _metrics.OnDropped(DropReason.SpillError, batch.Length);
+            LogAppendFailed(_logger, ex, batch.Length, _options.SpillDirectory);
+            CloseActive();
+            return false;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The oldest batch not yet replayed, or null when the spill is empty. Damaged records are skipped and counted
+    /// here. Call <see cref="Acknowledge"/> once the batch is written; until then the same batch is returned again.
+    /// </summary>
+    public async Task<SpillBatch?> ReadNextAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (_reading is null && !await OpenOldestAsync(cancellationToken))
+            {
+                return null;
+            }
+
+            var remaining = _content.Length - _offset;
+            if (remaining == 0)
+            {
+                await FinishSegmentAsync(cancellationToken);
+                continue;
+            }
+
+            var at = _content.AsSpan(_offset);
+            if (remaining < SpillRecord.HeaderBytes || BinaryPrimitives.ReadUInt32LittleEndian(at) != SpillRecord.Magic)
+            {
+                SkipDamaged(count: 0);
+                continue;
+            }
+
+            var length = BinaryPrimitives.ReadInt32LittleEndian(at[4..]);
+            var count = BinaryPrimitives.ReadInt32LittleEndian(at[8..]);
+            var plausibleCount = count > 0 && length >= 0 && (long)count * SpillRecord.MinEventBytes <= length ? count : 0;
+            if (length < 0 || length > remaining - SpillRecord.HeaderBytes
+                || BinaryPrimitives.ReadUInt32LittleEndian(at[12..]) != SpillRecord.Checksum(at.Slice(8, 4), at.Slice(SpillRecord.HeaderBytes, length)))
+            {
+                SkipDamaged(plausibleCount);
+                continue;
+            }
+
+            SpillBatch batch;
+            try
+            {
+                batch = SpillRecord.Decode(at.Slice(SpillRecord.HeaderBytes, length), count);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or ArgumentException or IndexOutOfRangeException)
+            {
+                SkipDamaged(plausibleCount);
+                continue;
+            }
+
+            _next = _offset + SpillRecord.HeaderBytes + length;
+            _pendingCount = count;
+            return batch;
+        }
+    }
+
+    /// <summary>The batch last returned by <see cref="ReadNextAsync"/> is in the database: move past it.</summary>
+    public void Acknowledge()
+    {
+        if (_reading is null || _next <= _offset)
+        {
+            return;
+        }
+
+        _offset = _next;
+        var events = Math.Min(_pendingCount, _reading.Events);
+        _reading.Events -= events;
+        _metrics.OnSpillChanged(0, -events);
+        _pendingCount = 0;
+    }
+
+    /// <summary>Shutdown: close the segment being appended to (every append is already fsynced).</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            CloseActive();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        CloseActive();
+        _lock.Dispose();
+        _gate.Dispose();
+    }
+
+    private async Task<bool> OpenOldestAsync(CancellationToken cancellationToken)
+    {
+        Segment segment;
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_segments.Count == 0 || (_segments[0] == _active && _active.Bytes == 0))
+            {
+                return false;
+            }
+
+            segment = _segments[0];
+            if (segment == _active)
+            {
+                // Seal it: the next append starts a new segment, and this one no longer changes under the reader.
+                CloseActive();
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        try
+        {
+            _content = await File.ReadAllBytesAsync(segment.Path, cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            LogUnreadable(_logger, ex, segment.Path);
+            _metrics.OnDropped(DropReason.Corrupt, segment.Events);
+            _content = [];
+        }
+
+        _reading = segment;
+        _offset = 0;
+        _next = 0;
+        return true;
+    }
+
+    private async Task FinishSegmentAsync(CancellationToken cancellationToken)
+    {
+        var segment = _reading!;
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            File.Delete(segment.Path);
+            _segments.Remove(segment);
+            Volatile.Write(ref _bytes, _bytes - segment.Bytes);
+            _metrics.OnSpillChanged(-segment.Bytes, -segment.Events);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        _reading = null;
+        _content = [];
+    }
+
+    /// <summary>Counts the damaged record's events as lost and moves to the next record start ("HSP1") or the end.</summary>
+    private void SkipDamaged(int count)
+    {
+        var lost = Math.Min(count, _reading!.Events);
+        _reading.Events -= lost;
+        _metrics.OnSpillChanged(0, -lost);
+        _metrics.OnDropped(DropReason.Corrupt, count);
+        _metrics.OnCorruptRecord();
+        LogDamaged(_logger, _reading.Path, _offset, count);
+
+        Span<byte> magic = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(magic, SpillRecord.Magic);
+        var found = _content.AsSpan(_offset + 1).IndexOf(magic);
+        _offset = found < 0 ? _content.Length : _offset + 1 + found;
+        _next = _offset;
+    }
+
+    private void StartSegment()
+    {
+        CloseActive();
+        var sequence = ++_nextSequence;
+        var path = Path.Combine(_options.SpillDirectory, sequence.ToString("D20", CultureInfo.InvariantCulture) + Extension);
+        _activeStream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        _active = new Segment(sequence, path);
+        _segments.Add(_active);
+    }
+
+    private void CloseActive()
+    {
+        _activeStream?.Dispose();
+        _activeStream = null;
+        _active = null;
+    }
+
+    /// <summary>Events in the well-formed records of a segment left by an earlier run (headers only, no checksums).</summary>
+    private static long CountEvents(string path)
+    {
+        using var file = File.OpenHandle(path);
+        var length = RandomAccess.GetLength(file);
+        Span<byte> header = stackalloc byte[SpillRecord.HeaderBytes];
+        long offset = 0, events = 0;
+        while (offset + SpillRecord.HeaderBytes <= length
+            && RandomAccess.Read(file, header, offset) == SpillRecord.HeaderBytes
+            && BinaryPrimitives.ReadUInt32LittleEndian(header) == SpillRecord.Magic)
+        {
+            var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
+            if (bodyLength < 0 || offset + SpillRecord.HeaderBytes + bodyLength > length)
+            {
+                break;
+            }
+
+            events += BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
+            offset += SpillRecord.HeaderBytes + bodyLength;
+        }
+
+        return events;
+    }
+
+    private sealed class Segment(long sequence, string path)
+    {
+        public long Sequence { get; } = sequence;
+
+        public string Path { get; } = path;
+
+        public long Bytes { get; set; }
+
+        public long Events { get; set; }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Found {Segments} spill segments ({Bytes} bytes, {Events} events) in {Directory} from an earlier run; replaying them")]
+    private static partial void LogFound(ILogger logger, int segments, long bytes, long events, string directory);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Spill is full ({MaxBytes} bytes): dropped a batch of {Events} events")]
+    private static partial void LogFull(ILogger logger, int events, long maxBytes);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not append a batch of {Events} events to the spill in {Directory}: dropped")]
+    private static partial void LogAppendFailed(ILogger logger, Exception exception, int events, string directory);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not read spill segment {Path}; skipping it")]
+    private static partial void LogUnreadable(ILogger logger, Exception exception, string path);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Damaged spill record in {Path} at byte {Offset} ({Events} events lost); skipping to the next record")]
+    private static partial void LogDamaged(ILogger logger, string path, int offset, int events);
+}
