@@ -236,6 +236,13 @@ public sealed class EventIntake(
     {
         if (gate.IsOpen)
         {
+            // Overloaded in strict mode: refuse before reading and parsing a body that could not be queued anyway.
+            if (options.BackpressureMode == BackpressureMode.Strict && queue.Length >= queue.Capacity)
+            {
+                await QueueFullAsync(context, events);
+                return false;
+            }
+
             return true;
         }
 
@@ -257,13 +264,18 @@ public sealed class EventIntake(
             return true;
         }
 
+        await QueueFullAsync(context, count);
+        return false;
+    }
+
+    private async Task QueueFullAsync(HttpContext context, int count)
+    {
         metrics.OnRejected(RejectReason.QueueFull, count);
         var seconds = retryAfter.Seconds();
         var waited = options.BackpressureMode == BackpressureMode.Block ? $" after waiting {options.BlockTimeout}" : "";
         await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "queue-full", "Queue is full",
             $"The queue holds {queue.Length} of {queue.Capacity} events and had no room for {count} more{waited}. Nothing from this request was queued; resend it after Retry-After seconds.",
             retryAfterSeconds: seconds);
-        return false;
     }
 
     private async Task TooLargeAsync(HttpContext context, string field, string detail)

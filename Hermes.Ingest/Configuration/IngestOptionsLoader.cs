@@ -71,6 +71,18 @@ public static class IngestOptionsLoader
             }
         }
 
+        var batchEventsSet = configuration["MAX_BATCH_EVENTS"] is not null
+            || configuration[$"{IngestOptions.SectionName}:{nameof(IngestOptions.MaxBatchEvents)}"] is not null;
+        if (!batchEventsSet)
+        {
+            // A small QUEUE_SIZE lowers the default batch cap with it rather than failing a setting nobody chose.
+            options.MaxBatchEvents = Math.Min(options.MaxBatchEvents, options.QueueSize);
+        }
+        else if (problems.Count == 0 && options.MaxBatchEvents > options.QueueSize)
+        {
+            problems.Add($"MAX_BATCH_EVENTS={options.MaxBatchEvents} is invalid: must not exceed QUEUE_SIZE ({options.QueueSize}), or a full batch could never be queued.");
+        }
+
         if (problems.Count > 0)
         {
             throw new InvalidSettingException(problems);

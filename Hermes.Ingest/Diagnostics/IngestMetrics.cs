@@ -43,7 +43,7 @@ public sealed class IngestMetrics
     private long _flushFailures;
     private int _busyWorkers;
 
-    public IngestMetrics(IMeterFactory meterFactory, EventQueue queue, TimeProvider time)
+    public IngestMetrics(IMeterFactory meterFactory, EventQueue queue, Aggregation.MinuteAggregator aggregator, TimeProvider time)
     {
         var meter = meterFactory.Create(HermesTelemetry.MeterName);
 
@@ -63,6 +63,11 @@ public sealed class IngestMetrics
             "Workers currently writing a batch to the sink.");
         meter.CreateObservableGauge("hermes_queue_oldest_age", () => OldestAge(queue, time), "s",
             "How long the oldest queued event has waited.");
+
+        meter.CreateObservableGauge("hermes_aggregate_buckets", () => aggregator.BucketCount, "{bucket}",
+            "Live (type, minute) counts held in memory.");
+        meter.CreateObservableCounter("hermes_aggregate_buckets_evicted", () => aggregator.EvictedBuckets, "{bucket}",
+            "(type, minute) counts dropped by AGGREGATE_RETENTION or MAX_AGGREGATE_BUCKETS.");
 
         _batchSize = meter.CreateHistogram("hermes_batch_size", "{event}", "Events per flushed batch.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] });
@@ -107,7 +112,7 @@ public sealed class IngestMetrics
     }
 
     private static double OldestAge(EventQueue queue, TimeProvider time) =>
-        queue.TryPeek(out var oldest)
-            ? Math.Max(0, (time.GetUtcNow().ToUnixTimeMilliseconds() - oldest.ReceivedAtMs) / 1000.0)
+        queue.HeadSinceMs is { } since
+            ? Math.Max(0, (time.GetUtcNow().ToUnixTimeMilliseconds() - since) / 1000.0)
             : 0;
 }

@@ -128,17 +128,17 @@ public sealed partial class BatchWorkers(
         }
     }
 
-    /// <summary>A partial batch is due once its oldest event has waited FLUSH_INTERVAL.</summary>
+    /// <summary>A partial batch is due once the head of the queue has waited FLUSH_INTERVAL.</summary>
     private bool IsOldestDue() => UntilOldestIsDue() == TimeSpan.Zero;
 
     private TimeSpan UntilOldestIsDue()
     {
-        if (!queue.TryPeek(out var oldest))
+        if (queue.HeadSinceMs is not { } since)
         {
             return TimeSpan.Zero;
         }
 
-        var due = oldest.ReceivedAtMs + (long)options.FlushInterval.TotalMilliseconds;
+        var due = since + (long)options.FlushInterval.TotalMilliseconds;
         var remainingMs = due - time.GetUtcNow().ToUnixTimeMilliseconds();
 
         // Waits run on real time; re-checking at least every 100 ms keeps a test's fake clock honoured too.

@@ -109,4 +109,20 @@ public sealed class BackpressureTests
         Assert.Contains("after waiting", (await response.ReadJsonAsync()).GetProperty("detail").GetString());
         sink.Open();
     }
+
+    [Fact]
+    public async Task Full_queue_in_strict_mode_refuses_before_reading_the_body()
+    {
+        var sink = new RecordingSink(held: true);
+        await using var hermes = new HermesFactory(Settings("strict"), HermesFactory.WithSink(sink));
+        var client = hermes.Start();
+        await FillAsync(client, hermes);
+
+        // Not even valid JSON: a full queue answers 503 before the body is parsed.
+        var response = await client.PostAsync("/events/batch", Events.Body("not json at all"), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(0, hermes.Service<IngestMetrics>().Rejected(RejectReason.Malformed));
+        sink.Open();
+    }
 }

@@ -100,4 +100,13 @@ public sealed class ConfigurationTests
         var problem = Assert.Single(error.Problems);
         Assert.StartsWith($"{name}={value} is invalid: ", problem);
     }
+
+    [Fact]
+    public void Batch_cap_above_the_queue_size_is_refused_when_set_and_lowered_when_defaulted()
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => Load(("QUEUE_SIZE", "500"), ("MAX_BATCH_EVENTS", "1000")));
+        Assert.StartsWith("MAX_BATCH_EVENTS=1000 is invalid: must not exceed QUEUE_SIZE (500)", Assert.Single(error.Problems));
+
+        Assert.Equal(500, Load(("QUEUE_SIZE", "500")).MaxBatchEvents);
+    }
 }
