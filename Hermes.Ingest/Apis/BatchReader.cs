@@ -41,6 +41,15 @@ public sealed class BatchOutcome(int maxEvents) : IDisposable
         _events[Count++] = record;
     }
 
+    /// <summary>Ties every valid event to one <c>?ack=durable</c> request.</summary>
+    public void AttachAck(Pipeline.DurableAck ack)
+    {
+        foreach (ref var e in _events.AsSpan(0, Count))
+        {
+            e = e with { Ack = ack };
+        }
+    }
+
     public void Reject(int index, EventError error) => Rejected.Add(new BatchRejection(index, error));
 
     /// <summary>Writes <c>"rejected": [{"index": i, "field": …, "rule": …, "error": …}]</c>.</summary>

@@ -16,6 +16,7 @@ namespace Hermes.Ingest.Apis;
 public sealed class EventIntake(
     EventParser parser,
     EventQueue queue,
+    Sinks.IEventSink sink,
     IntakeGate gate,
     RetryAfterEstimator retryAfter,
     IngestMetrics metrics,
@@ -35,6 +36,12 @@ public sealed class EventIntake(
         }
 
         if (!await CheckOpenAsync(context, 1))
+        {
+            return;
+        }
+
+        var (ackOk, durable) = await ReadAckModeAsync(context);
+        if (!ackOk)
         {
             return;
         }
@@ -89,6 +96,15 @@ public sealed class EventIntake(
             return;
         }
 
+        if (durable)
+        {
+            var ack = new DurableAck(1);
+            queue.Enqueue(record with { Ack = ack });
+            metrics.OnAccepted(1);
+            await AnswerDurableAsync(context, ack, 1, outcome: null);
+            return;
+        }
+
         queue.Enqueue(record);
         metrics.OnAccepted(1);
 
@@ -111,6 +127,12 @@ public sealed class EventIntake(
         }
 
         if (!await CheckOpenAsync(context, 1))
+        {
+            return;
+        }
+
+        var (ackOk, durable) = await ReadAckModeAsync(context);
+        if (!ackOk)
         {
             return;
         }
@@ -210,6 +232,16 @@ public sealed class EventIntake(
                 return;
             }
 
+            if (durable)
+            {
+                var ack = new DurableAck(outcome.Count);
+                outcome.AttachAck(ack);
+                queue.Enqueue(outcome.Events);
+                metrics.OnAccepted(outcome.Count);
+                await AnswerDurableAsync(context, ack, outcome.Count, outcome);
+                return;
+            }
+
             queue.Enqueue(outcome.Events);
             metrics.OnAccepted(outcome.Count);
 
@@ -230,6 +262,78 @@ public sealed class EventIntake(
         {
             outcome.Dispose();
         }
+    }
+
+    /// <summary><c>?ack=durable</c>: answer only once the events are committed (or fsynced to the spill).</summary>
+    private async ValueTask<(bool Ok, bool Durable)> ReadAckModeAsync(HttpContext context)
+    {
+        if (!context.Request.QueryString.HasValue)
+        {
+            return (true, false);
+        }
+
+        var ack = context.Request.Query["ack"];
+        if (ack.Count == 0 || ack == "queued")
+        {
+            return (true, false);
+        }
+
+        if (ack != "durable")
+        {
+            await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'ack': allowed-values",
+                $"'ack' must be 'durable' (answer 200 once the events are stored) or 'queued' (the default: 202 once queued), not '{ack}'.", "ack", "allowed-values");
+            return (false, false);
+        }
+
+        if (!sink.IsDurable)
+        {
+            await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "durable-ack-unavailable", "ack=durable needs a durable sink",
+                $"This instance writes to the {sink.Name} sink, which does not survive a restart. Configure PostgreSQL (DB_DSN or ConnectionStrings:hermesdb) for durable acknowledgements, or drop ?ack=durable.",
+                "ack", "durable-sink");
+            return (false, false);
+        }
+
+        return (true, true);
+    }
+
+    /// <summary>Waits for the sink, then answers 200 (stored) or 503 (not stored: resend; ids make that safe).</summary>
+    private async Task AnswerDurableAsync(HttpContext context, DurableAck ack, int count, BatchOutcome? outcome)
+    {
+        queue.Expedite();
+        try
+        {
+            await ack.Completion.WaitAsync(context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client left; its events are queued and will be written all the same.
+            return;
+        }
+        catch (Exception ex)
+        {
+            await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "not-durable", "Events could not be stored",
+                $"The {count} events were accepted but could not be written durably ({ex.Message}). Resend them: events with the same id are stored once.",
+                retryAfterSeconds: retryAfter.Seconds());
+            return;
+        }
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        using (var json = new Utf8JsonWriter(response.BodyWriter, Problem.WriterOptions))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("accepted"u8, count);
+            json.WriteBoolean("durable"u8, true);
+            if (outcome is not null)
+            {
+                outcome.WriteRejected(json);
+            }
+
+            json.WriteEndObject();
+        }
+
+        await response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
     private async ValueTask<bool> CheckOpenAsync(HttpContext context, int events)

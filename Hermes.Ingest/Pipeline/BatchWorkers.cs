@@ -113,11 +113,13 @@ public sealed partial class BatchWorkers(
             aggregator.Add(batch.Span);
             await sink.WriteAsync(batch, CancellationToken.None);
             succeeded = true;
+            SettleAcks(batch.Span, failure: null);
         }
         catch (Exception ex)
         {
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
             LogFlushFailed(logger, ex, count, sink.Name);
+            SettleAcks(batch.Span, ex);
         }
         finally
         {
@@ -125,6 +127,43 @@ public sealed partial class BatchWorkers(
 
             // Let the strings go now rather than when this slot is next overwritten.
             Array.Clear(buffer, 0, count);
+        }
+    }
+
+    /// <summary>Answers the <c>?ack=durable</c> requests whose events were in this batch.</summary>
+    private static void SettleAcks(ReadOnlySpan<EventRecord> batch, Exception? failure)
+    {
+        DurableAck? current = null;
+        var run = 0;
+        foreach (ref readonly var e in batch)
+        {
+            if (e.Ack != current)
+            {
+                Settle(current, run, failure);
+                current = e.Ack;
+                run = 0;
+            }
+
+            run++;
+        }
+
+        Settle(current, run, failure);
+
+        static void Settle(DurableAck? ack, int count, Exception? failure)
+        {
+            if (ack is null)
+            {
+                return;
+            }
+
+            if (failure is null)
+            {
+                ack.Written(count);
+            }
+            else
+            {
+                ack.Failed(failure);
+            }
         }
     }
 

@@ -12,6 +12,12 @@ public interface IEventSink
     string Name { get; }
 
     /// <summary>
+    /// Whether a completed <see cref="WriteAsync"/> means the batch survives a crash (committed or fsynced);
+    /// <c>?ack=durable</c> is refused otherwise.
+    /// </summary>
+    bool IsDurable => false;
+
+    /// <summary>
     /// Writes one batch. The memory behind <paramref name="batch"/> is the worker's and is reused once the returned
     /// task completes, so an implementation must not keep a reference to it.
     /// </summary>

@@ -43,6 +43,8 @@ public sealed partial class PostgresSink : IEventSink
 
     public string Name => "postgres";
 
+    public bool IsDurable => true;
+
     public async ValueTask WriteAsync(ReadOnlyMemory<EventRecord> batch, CancellationToken cancellationToken)
     {
         if (await TryWriteAsync(batch, _types.Names, replaying: false, cancellationToken))
