@@ -7,7 +7,7 @@ namespace Hermes.Ingest.Sinks.Postgres;
 
 /// <summary>
 /// The Polly v8 circuit breaker in front of every database write. Seed semantics: after
-/// <c>DB_BREAKER_FAILURES</c> (3) failed writes with no success between them (within <c>DB_BREAKER_WINDOW</c>), stop
+/// <c>DB_BREAKER_FAILURES</c> (3) failed writes in a row, stop
 /// calling the database for <c>DB_BREAKER_BREAK</c> (30 s), then let one trial through; its success closes the breaker.
 /// Only connectivity failures and timeouts count: a batch refused for its data says nothing about the server.
 /// </summary>
@@ -19,19 +19,33 @@ public sealed partial class DatabaseBreaker
 
     private readonly ResiliencePipeline _pipeline;
     private readonly CircuitBreakerStateProvider _state = new();
+    private int _consecutiveFailures;
 
     public DatabaseBreaker(PostgresSinkOptions options, PostgresSinkMetrics metrics, TimeProvider time, ILogger<DatabaseBreaker> logger)
     {
+        var threshold = options.BreakerFailures;
         _pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
-                // Polly counts a failure ratio over a window; ratio 1 with a minimum throughput of N means
-                // "N failures and no success in the window", the seed's N consecutive failures.
-                FailureRatio = 1.0,
-                MinimumThroughput = options.BreakerFailures,
-                SamplingDuration = options.BreakerWindow,
+                // Polly v8 breaks on a failure ratio over a sampling window; the seed breaks on N failures in a row.
+                // A window ratio over-counts old successes (with 30 s of successful writes in the window, an outage
+                // would not open it for 30 s), so the run is counted here: only the N-th consecutive connectivity
+                // failure is reported as handled, and any other outcome ends the run. With a failure ratio of 0,
+                // that report opens the circuit; Polly keeps the states, the break, the half-open trial and events.
+                FailureRatio = 0,
+                MinimumThroughput = 2,
+                SamplingDuration = TimeSpan.FromMinutes(1),
                 BreakDuration = options.BreakerBreak,
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsConnectivityFailure),
+                ShouldHandle = args =>
+                {
+                    if (args.Outcome.Exception is { } exception && IsConnectivityFailure(exception))
+                    {
+                        return ValueTask.FromResult(Interlocked.Increment(ref _consecutiveFailures) >= threshold);
+                    }
+
+                    Volatile.Write(ref _consecutiveFailures, 0);
+                    return ValueTask.FromResult(false);
+                },
                 StateProvider = _state,
                 OnOpened = args =>
                 {

@@ -20,14 +20,11 @@ public sealed class PostgresSinkOptions
     /// <summary>MAX_OPEN_CONNS: the pool's size and the most COPYs in flight at once.</summary>
     public int MaxOpenConns { get; set; } = 100;
 
-    /// <summary>Failed writes in a row (with no success between) that open the breaker; Polly needs at least 2.</summary>
+    /// <summary>Failed writes in a row that open the breaker (at least 2: Polly's minimum throughput).</summary>
     public int BreakerFailures { get; set; } = 3;
 
     /// <summary>How long the breaker stays open before one trial write.</summary>
     public TimeSpan BreakerBreak { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>The failures that open the breaker must fall within this window (Polly's sampling duration).</summary>
-    public TimeSpan BreakerWindow { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Limit on one write (connect + COPY + commit); past it the write counts as a timeout.</summary>
     public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -52,7 +49,6 @@ public static class PostgresSinkOptionsLoader
     [
         new("DB_BREAKER_FAILURES", nameof(PostgresSinkOptions.BreakerFailures), (o, v) => Int(v, 2, 1_000_000, x => o.BreakerFailures = x)),
         new("DB_BREAKER_BREAK", nameof(PostgresSinkOptions.BreakerBreak), (o, v) => Duration(v, TimeSpan.FromMilliseconds(500), x => o.BreakerBreak = x)),
-        new("DB_BREAKER_WINDOW", nameof(PostgresSinkOptions.BreakerWindow), (o, v) => Duration(v, TimeSpan.FromMilliseconds(500), x => o.BreakerWindow = x)),
         new("DB_WRITE_TIMEOUT", nameof(PostgresSinkOptions.WriteTimeout), (o, v) => Duration(v, TimeSpan.FromSeconds(1), x => o.WriteTimeout = x)),
         new("SPILL_DIR", nameof(PostgresSinkOptions.SpillDirectory), (o, v) => Directory(v, x => o.SpillDirectory = x)),
         new("SPILL_MAX_BYTES", nameof(PostgresSinkOptions.SpillMaxBytes), (o, v) => Long(v, 1L << 20, long.MaxValue, x => o.SpillMaxBytes = x)),
