@@ -44,6 +44,8 @@ public static class IngestServiceExtensions
         services.AddSingleton<EventIntake>();
         services.AddHostedService<BatchWorkers>();
         services.AddHostedService<AggregateJanitor>();
+        services.AddSingleton<LiveStats>();
+        services.AddHostedService(provider => provider.GetRequiredService<LiveStats>());
 
         // DB_DSN or ConnectionStrings:hermesdb → PostgreSQL (with disk spill and replay); neither → in memory.
         if (!builder.AddPostgresSink(options))

@@ -16,6 +16,7 @@ try
     app.MapDefaultEndpoints();      // /health (readiness, 503 while draining) and /alive
     app.MapEventsApi();             // POST /events, POST /events/batch
     app.MapAggregatesApi();         // GET /aggregates
+    app.MapStatsApi();              // GET /stats, GET /aggregates/stream (SSE, once a second)
     app.MapMetricsEndpoint();       // GET /metrics (Prometheus)
     app.MapOpenApi();               // GET /openapi/v1.json
     app.MapDebugEndpointsIfEnabled(); // /debug/* only with DEBUG_ENDPOINTS=true

@@ -33,11 +33,14 @@ public enum RejectReason
 /// </summary>
 public sealed class IngestMetrics
 {
-    private static readonly string[] ReasonLabels = ["invalid", "malformed", "too_large", "unsupported_media_type", "queue_full", "shutting_down"];
+    public static readonly string[] ReasonLabels = ["invalid", "malformed", "too_large", "unsupported_media_type", "queue_full", "shutting_down"];
 
     private readonly long[] _rejected = new long[ReasonLabels.Length];
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<double> _flushDuration;
+    // The last 512 flush durations (ticks), for the live view's p50/p99 without a histogram reader.
+    private readonly long[] _recentFlushTicks = new long[512];
+    private long _flushes;
     private long _accepted;
     private long _flushed;
     private long _flushFailures;
@@ -101,6 +104,32 @@ public sealed class IngestMetrics
 
         _batchSize.Record(count);
         _flushDuration.Record(duration.TotalSeconds);
+        var slot = Interlocked.Increment(ref _flushes) - 1;
+        Volatile.Write(ref _recentFlushTicks[slot & (_recentFlushTicks.Length - 1)], duration.Ticks);
+    }
+
+    /// <summary>Batches flushed since start.</summary>
+    public long Flushes => Volatile.Read(ref _flushes);
+
+    public int BusyWorkers => Volatile.Read(ref _busyWorkers);
+
+    /// <summary>p50 and p99 of the most recent flushes (up to 512), or zeros before the first.</summary>
+    public (TimeSpan P50, TimeSpan P99) RecentFlushLatency()
+    {
+        var count = (int)Math.Min(Flushes, _recentFlushTicks.Length);
+        if (count == 0)
+        {
+            return (TimeSpan.Zero, TimeSpan.Zero);
+        }
+
+        var ticks = new long[count];
+        for (var i = 0; i < count; i++)
+        {
+            ticks[i] = Volatile.Read(ref _recentFlushTicks[i]);
+        }
+
+        Array.Sort(ticks);
+        return (TimeSpan.FromTicks(ticks[(count - 1) / 2]), TimeSpan.FromTicks(ticks[(int)Math.Ceiling(count * 0.99) - 1]));
     }
 
     private IEnumerable<Measurement<long>> ObserveRejected()
