@@ -50,7 +50,10 @@ public static class Extensions
                 metrics.AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation()
                     .AddRuntimeInstrumentation()
-                    .AddMeter(HermesTelemetry.MeterName);
+                    .AddMeter(HermesTelemetry.MeterName)
+                    // Instruments updated on every pooled-buffer rent and route match: measured at ~10% of a core
+                    // at 30k requests/s (perf, OpenTelemetry's MeasurementRecordedLong). Dropped streams are not listened to.
+                    .AddView(instrument => IsPerOperationNoise(instrument) ? MetricStreamConfiguration.Drop : null);
             });
 
         // Spans cost an Activity per request; without an exporter nobody can read them, so record them only when
@@ -85,6 +88,10 @@ public static class Extensions
 
         return builder;
     }
+
+    private static bool IsPerOperationNoise(System.Diagnostics.Metrics.Instrument instrument) =>
+        instrument.Meter.Name == "Microsoft.AspNetCore.MemoryPool"
+        || instrument.Name == "aspnetcore.routing.match_attempts";
 
     private static bool IsOtlpConfigured(IHostApplicationBuilder builder) =>
         !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
