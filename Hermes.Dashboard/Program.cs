@@ -1,12 +1,15 @@
+using Hermes.Dashboard.Apis;
 using Hermes.Dashboard.Components;
+using Hermes.Dashboard.Extensions;
 
 // Hermes.Dashboard: a read-only live view of ingest, fed by one shared upstream subscription.
 var builder = WebApplication.CreateBuilder(args);
 
-builder.AddServiceDefaults();   // OpenTelemetry, health checks, service discovery, resilience
+builder.AddServiceDefaults();       // OpenTelemetry, health checks, service discovery, resilience
+builder.AddDashboardServices();     // typed ingest clients, the shared live feed
 
 // Serve blazor.web.js from the build output in every environment, not only Development (a published app has no
-// runtime manifest, so this is then a no-op): tests and the AppHost run the built app as Production.
+// runtime manifest, so this is then a no-op): tests and the AppHost may run the built app as Production.
 builder.WebHost.UseStaticWebAssets();
 
 builder.Services.AddRazorComponents()
@@ -16,8 +19,9 @@ var app = builder.Build();
 
 app.UseAntiforgery();
 
-app.MapDefaultEndpoints();      // /health and /alive
+app.MapDefaultEndpoints();          // /health and /alive
 app.MapStaticAssets();
+app.MapExportApi();                 // GET /export/aggregates.csv
 app.MapRazorComponents<App>()
     .AddInteractiveServerRenderMode();
 
