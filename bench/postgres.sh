@@ -33,6 +33,9 @@ log() { printf '[postgres.sh] %s\n' "$*" >&2; }
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 psql_() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
 now() { date +%s.%N; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() { local t=0 p; for p in $(pgrep -u postgres); do t=$(( t + $(ticks "$p") )); done; echo "$t"; }
+HZ=$(getconf CLK_TCK)
 
 HERMES_PID=
 cleanup() {
@@ -67,11 +70,12 @@ for i in range(n):
     w(f'raw-{i},user-{i % 1000},{types[i % 4]},2023-11-14 22:13:{i % 60:02d}+00,"{{""k"":1}}",2026-01-01 00:00:00.{i % 1000:03d}+00\n')
 PY
 chmod 644 "$WORK/rows.csv"
-psql_ -d raw -c "CREATE TABLE events (id text PRIMARY KEY, user_id text NOT NULL, type text NOT NULL, ts timestamptz NOT NULL, payload jsonb, received_at timestamptz NOT NULL)"
+# Same definition as Hermes's migration 1 (Sinks/Postgres/PostgresSchema.cs).
+psql_ -d raw -c "CREATE TABLE events (id text COLLATE \"C\" PRIMARY KEY, user_id text NOT NULL, type text NOT NULL, ts timestamptz NOT NULL, payload jsonb, received_at timestamptz NOT NULL)"
 log "raw \\copy of $ROWS rows"
-start=$(now)
+start=$(now); pg_before=$(pg_ticks)
 psql_ -d raw -c "\\copy events FROM '$WORK/rows.csv' WITH (FORMAT csv)"
-raw_seconds=$(echo "$(now) - $start" | bc -l)
+raw_seconds=$(echo "$(now) - $start" | bc -l); raw_pg_cpu=$(echo "($(pg_ticks) - $pg_before) / $HZ" | bc -l)
 raw_rows=$(psql_ -d raw -Atc "SELECT count(*) FROM events")
 
 # (b) Hermes end to end.
@@ -83,23 +87,26 @@ HERMES_PID=$!
 for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$HERMES_PORT/alive" >/dev/null 2>&1 && break; sleep 0.1; done
 # Warm up (JIT, pool, schema) with a short burst, then start from an empty table.
 BENCH_RUN_ID=warm$BENCH_RUN_ID wrk -t1 -c2 -d2s -s "$BENCH_DIR/lua/batch.lua" "http://127.0.0.1:$HERMES_PORT" >/dev/null
-sleep 1
-psql_ -d hermes -c "TRUNCATE events, event_rollups"
-accepted_before=$(curl -fs "http://127.0.0.1:$HERMES_PORT/metrics" | awk '/^hermes_events_accepted_total/ {print $2}')
+metric() { curl -fs "http://127.0.0.1:$HERMES_PORT/metrics" | awk -v m="$1" '$1 ~ "^"m"[{ ]" || $1 == m {print $2}'; }
+for _ in $(seq 1 200); do (( $(metric hermes_events_flushed_total) >= $(metric hermes_events_accepted_total) )) && break; sleep 0.05; done
+psql_ -d hermes -c "TRUNCATE events, event_rollup_shards"
+accepted_before=$(metric hermes_events_accepted_total)
 
 log "wrk: $BATCH_CONNS connections × $BATCH_EVENTS-event batches for $DURATION"
-start=$(now)
+start=$(now); pg_before=$(pg_ticks); hermes_before=$(ticks "$HERMES_PID")
 wrk -t1 -c"$BATCH_CONNS" -d"$DURATION" --timeout 10s -s "$BENCH_DIR/lua/batch.lua" "http://127.0.0.1:$HERMES_PORT" > "$WORK/wrk.txt"
 sent_seconds=$(echo "$(now) - $start" | bc -l)
-accepted=$(( $(curl -fs "http://127.0.0.1:$HERMES_PORT/metrics" | awk '/^hermes_events_accepted_total/ {print $2}') - accepted_before ))
+accepted=$(( $(metric hermes_events_accepted_total) - accepted_before ))
 log "accepted $accepted events in ${sent_seconds}s; waiting for them to be committed"
-committed=0
+# Rollups commit with their rows, so their (small) total tracks committed rows without scanning events.
 for _ in $(seq 1 1200); do
-  committed=$(psql_ -d hermes -Atc "SELECT count(*) FROM events")
-  (( committed >= accepted )) && break
+  (( $(psql_ -d hermes -Atc "SELECT coalesce(sum(count), 0) FROM event_rollup_shards") >= accepted )) && break
   sleep 0.05
 done
 hermes_seconds=$(echo "$(now) - $start" | bc -l)
+hermes_pg_cpu=$(echo "($(pg_ticks) - $pg_before) / $HZ" | bc -l); hermes_cpu=$(echo "($(ticks "$HERMES_PID") - $hermes_before) / $HZ" | bc -l)
+committed=$(psql_ -d hermes -Atc "SELECT count(*) FROM events WHERE id LIKE '$BENCH_RUN_ID-%'")
+total_rows=$(psql_ -d hermes -Atc "SELECT count(*) FROM events")
 rollups=$(psql_ -d hermes -Atc "SELECT coalesce(sum(count), 0) FROM event_rollups")
 
 raw_rate=$(echo "$raw_rows / $raw_seconds" | bc -l)
@@ -107,5 +114,7 @@ hermes_rate=$(echo "$committed / $hermes_seconds" | bc -l)
 printf '\n| measurement | rows | seconds | rows/s |\n|---|---:|---:|---:|\n'
 printf '| (a) raw psql \\copy, text primary key | %d | %.2f | %.0f |\n' "$raw_rows" "$raw_seconds" "$raw_rate"
 printf '| (b) Hermes HTTP → committed rows (%s, %s conns) | %d | %.2f | %.0f |\n' "$DURATION" "$BATCH_CONNS" "$committed" "$hermes_seconds" "$hermes_rate"
-printf '\nratio (b)/(a): %.2f; accepted %d, committed %d, rollup total %d; nproc %s, load %s\n' \
-  "$(echo "$hermes_rate / $raw_rate" | bc -l)" "$accepted" "$committed" "$rollups" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
+printf '\nCPU seconds per 1M rows: (a) postgres %.2f; (b) postgres %.2f, Hermes %.2f (wrk and the OS take the rest of the 2 cores)\n' \
+  "$(echo "$raw_pg_cpu * 1000000 / $raw_rows" | bc -l)" "$(echo "$hermes_pg_cpu * 1000000 / $committed" | bc -l)" "$(echo "$hermes_cpu * 1000000 / $committed" | bc -l)"
+printf 'ratio (b)/(a): %.2f; accepted %d, committed %d (rows in table %d, rollup total %d); nproc %s, load %s\n' \
+  "$(echo "$hermes_rate / $raw_rate" | bc -l)" "$accepted" "$committed" "$total_rows" "$rollups" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"

@@ -14,12 +14,13 @@ public sealed partial class PostgresSchema(NpgsqlDataSource dataSource, ILogger<
 
     public static readonly IReadOnlyList<(int Version, string Description, string Sql)> Migrations =
     [
-        (1, "events, event_rollups, dead_letters",
+        (1, "events, event_rollup_shards, event_rollups view, dead_letters",
             """
-            -- One row per distinct id: the primary key is what makes re-sent events land once. A text key costs
-            -- ~35% of raw COPY speed (320k vs 510k rows/s measured); idempotency needs it, so it stays.
+            -- One row per distinct id: the primary key is what makes re-sent events land once. It costs: a raw
+            -- COPY of 500k rows took 0.86 s without it, 1.64 s with it. COLLATE "C" (byte order; nobody sorts ids
+            -- by language) brought that to 1.45 s, since C.UTF-8 is not memcmp to PostgreSQL 15.
             CREATE TABLE events (
-                id          text        PRIMARY KEY,
+                id          text        COLLATE "C" PRIMARY KEY,
                 user_id     text        NOT NULL,
                 type        text        NOT NULL,
                 ts          timestamptz NOT NULL,
@@ -28,18 +29,26 @@ public sealed partial class PostgresSchema(NpgsqlDataSource dataSource, ILogger<
             );
 
             -- Per-minute counts, bumped in the transaction that inserts the rows, from only the rows inserted.
-            -- (type, minute) as the key serves the dashboard's "one type over a time range" scans.
-            CREATE TABLE event_rollups (
+            -- Each concurrent writer adds to its own shard row: with one row per (type, minute), every batch
+            -- waited for the previous one's commit on the current minute's row lock (4 of 6 active sessions in
+            -- Lock:transactionid under load, ~115k rows/s); with a shard per writer they do not wait at all.
+            CREATE TABLE event_rollup_shards (
                 type   text        NOT NULL,
                 minute timestamptz NOT NULL,
+                shard  smallint    NOT NULL,
                 count  bigint      NOT NULL,
-                PRIMARY KEY (type, minute)
+                PRIMARY KEY (type, minute, shard)
             );
+
+            -- What to query: one row per (type, minute). The key's (type, minute) prefix serves the dashboard's
+            -- "one type over a time range" scans through the view.
+            CREATE VIEW event_rollups AS
+                SELECT type, minute, sum(count)::bigint AS count FROM event_rollup_shards GROUP BY type, minute;
 
             -- Events the database refused because of their data (e.g. \u0000 in jsonb), with the reason.
             -- Raw text, no constraints beyond the key, so whatever was refused can be kept.
             CREATE TABLE dead_letters (
-                id          text        PRIMARY KEY,
+                id          text        COLLATE "C" PRIMARY KEY,
                 user_id     text,
                 type        text,
                 ts          bigint,

@@ -25,6 +25,9 @@ public sealed partial class PostgresSink : IEventSink
 
     // MAX_OPEN_CONNS bounds the COPYs in flight; the pool has the same size, so a writer never waits inside Npgsql.
     private readonly SemaphoreSlim _writers;
+
+    // One rollup shard per writer slot; a writer holds its slot for the whole write (see event_rollup_shards).
+    private readonly System.Collections.Concurrent.ConcurrentStack<short> _shards;
     private readonly SemaphoreSlim _replayWanted = new(0, 1);
 
     public PostgresSink(EventBatchWriter writer, PostgresSchema schema, DatabaseBreaker breaker, SpillStore spill, PostgresSinkMetrics metrics,
@@ -39,6 +42,7 @@ public sealed partial class PostgresSink : IEventSink
         _options = options;
         _logger = logger;
         _writers = new SemaphoreSlim(options.MaxOpenConns, options.MaxOpenConns);
+        _shards = new([.. Enumerable.Range(0, options.MaxOpenConns).Select(i => (short)i).Reverse()]);
     }
 
     public string Name => "postgres";
@@ -141,6 +145,8 @@ public sealed partial class PostgresSink : IEventSink
     private async ValueTask WriteGuardedAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
     {
         await _writers.WaitAsync(cancellationToken);
+        var popped = _shards.TryPop(out var shard);
+        Debug.Assert(popped, "the semaphore admits no more writers than there are shards");
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -148,7 +154,7 @@ public sealed partial class PostgresSink : IEventSink
             try
             {
                 await _schema.EnsureAsync(timeout.Token);
-                await WriteSplittingAsync(batch, typeNames, timeout.Token);
+                await WriteSplittingAsync(batch, typeNames, shard, timeout.Token);
             }
             catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
@@ -157,6 +163,7 @@ public sealed partial class PostgresSink : IEventSink
         }
         finally
         {
+            _shards.Push(shard);
             _writers.Release();
         }
     }
@@ -165,14 +172,14 @@ public sealed partial class PostgresSink : IEventSink
     /// Writes the batch; if the server refuses it for its data, bisects until the bad rows stand alone, so the good
     /// ones land and each bad one is dead-lettered. k bad rows in n cost about 2·k·log2(n) extra transactions.
     /// </summary>
-    private async Task WriteSplittingAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
+    private async Task WriteSplittingAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 var started = Stopwatch.GetTimestamp();
-                var inserted = await _writer.WriteAsync(batch, typeNames, cancellationToken);
+                var inserted = await _writer.WriteAsync(batch, typeNames, shard, cancellationToken);
                 _metrics.OnCommitted(batch.Length, inserted, Stopwatch.GetElapsedTime(started));
                 return;
             }
@@ -190,8 +197,8 @@ public sealed partial class PostgresSink : IEventSink
                 }
 
                 var half = batch.Length / 2;
-                await WriteSplittingAsync(batch[..half], typeNames, cancellationToken);
-                await WriteSplittingAsync(batch[half..], typeNames, cancellationToken);
+                await WriteSplittingAsync(batch[..half], typeNames, shard, cancellationToken);
+                await WriteSplittingAsync(batch[half..], typeNames, shard, cancellationToken);
                 return;
             }
         }
