@@ -34,7 +34,12 @@ as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 psql_() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
 now() { date +%s.%N; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pg_ticks() { local t=0 p; for p in $(pgrep -u postgres); do t=$(( t + $(ticks "$p") )); done; echo "$t"; }
+# Live postgres processes, plus the postmaster's reaped children (the raw COPY's backend exits with psql).
+pg_ticks() {
+  local t=0 p master; master=$(head -1 "$WORK/data/postmaster.pid")
+  for p in $(pgrep -u postgres); do t=$(( t + $(ticks "$p") )); done
+  echo $(( t + $(awk '{ print $16 + $17 }' "/proc/$master/stat") ))
+}
 HZ=$(getconf CLK_TCK)
 
 HERMES_PID=

@@ -115,3 +115,54 @@ public sealed class PostgresFaultTests : IAsyncLifetime
         ["DB_WRITE_TIMEOUT"] = "5s",
     });
 }
+
+/// <summary>A database that never answers (a closed port): everything spills until the spill is full.</summary>
+public sealed class SpillFullTests : IAsyncLifetime
+{
+    private readonly string _spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+    private HermesFactory _hermes = null!;
+    private HttpClient _client = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        _hermes = new HermesFactory(new()
+        {
+            ["DB_DSN"] = "postgres://postgres@127.0.0.1:1/nowhere",
+            ["SPILL_DIR"] = _spill,
+            ["SPILL_MAX_BYTES"] = "1048576",
+            ["FLUSH_INTERVAL"] = "10ms",
+            ["BATCH_SIZE"] = "10",
+        });
+        _client = _hermes.Start();
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _hermes.DisposeAsync();
+        Directory.Delete(_spill, recursive: true);
+    }
+
+    [Fact]
+    public async Task Past_SPILL_MAX_BYTES_batches_are_dropped_counted_and_health_turns_unhealthy()
+    {
+        var payload = "{\"blob\":\"" + new string('x', 15_000) + "\"}";
+
+        for (var i = 0; i < 10; i++)
+        {
+            var batch = Enumerable.Range(0, 10).Select(j => Events.Json($"full-{i}-{j}", payload: payload));
+            await _client.PostAsync("/events/batch", Events.Array(batch), TestContext.Current.CancellationToken);
+        }
+
+        var metrics = _hermes.Service<PostgresSinkMetrics>();
+        await Events.Eventually(() => Task.FromResult(_hermes.Service<Hermes.Ingest.Diagnostics.IngestMetrics>().Accepted), n => n == 100);
+        await Events.Eventually(() => Task.FromResult(metrics.SpillEvents + metrics.Dropped(DropReason.SpillFull)), n => n == 100);
+        Assert.InRange(metrics.SpillEvents, 50, 70);
+        Assert.Equal(100 - metrics.SpillEvents, metrics.Dropped(DropReason.SpillFull));
+        Assert.InRange(metrics.SpillBytes, 900_000, 1_048_576);
+        Assert.Equal(DatabaseBreaker.Open, metrics.CircuitState);
+        var health = await _client.GetAsync("/health", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        Assert.Equal("Unhealthy", await health.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
+}

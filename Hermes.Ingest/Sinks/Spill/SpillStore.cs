@@ -23,6 +23,7 @@ public sealed partial class SpillStore : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly List<Segment> _segments = [];
     private long _bytes;
+    private bool _full;
     private long _nextSequence;
     private Segment? _active;
     private FileStream? _activeStream;
@@ -76,8 +77,8 @@ public sealed partial class SpillStore : IDisposable
     /// <summary>True when nothing waits for replay (racy by nature; replay re-checks).</summary>
     public bool IsEmpty => Volatile.Read(ref _bytes) == 0;
 
-    /// <summary>True while the spill is within a batch or so of SPILL_MAX_BYTES.</summary>
-    public bool IsFull => Volatile.Read(ref _bytes) >= _options.SpillMaxBytes;
+    /// <summary>True from a batch refused for room until an append fits again or replay frees a segment.</summary>
+    public bool IsFull => Volatile.Read(ref _full) || Volatile.Read(ref _bytes) >= _options.SpillMaxBytes;
 
     /// <summary>Appends one batch and fsyncs it.</summary>
     /// <returns>False when the batch was dropped (spill full or disk error), counted with its reason.</returns>
@@ -89,6 +90,7 @@ public sealed partial class SpillStore : IDisposable
         {
             if (_bytes + record.Length > _options.SpillMaxBytes)
             {
+                Volatile.Write(ref _full, true);
                 _metrics.OnDropped(DropReason.SpillFull, batch.Length);
                 LogFull(_logger, batch.Length, _options.SpillMaxBytes);
                 return false;
@@ -106,6 +108,7 @@ public sealed partial class SpillStore : IDisposable
             _active!.Bytes += record.Length;
             _active.Events += batch.Length;
             Volatile.Write(ref _bytes, _bytes + record.Length);
+            Volatile.Write(ref _full, false);
             _metrics.OnSpillChanged(record.Length, batch.Length);
             return true;
         }
@@ -261,6 +264,7 @@ public sealed partial class SpillStore : IDisposable
             File.Delete(segment.Path);
             _segments.Remove(segment);
             Volatile.Write(ref _bytes, _bytes - segment.Bytes);
+            Volatile.Write(ref _full, false);
             _metrics.OnSpillChanged(-segment.Bytes, -segment.Events);
         }
         finally
