@@ -42,6 +42,8 @@ public static class IngestServiceExtensions
         services.AddSingleton<IngestMetrics>();
         services.AddSingleton<MinuteAggregator>();
         services.AddSingleton<EventIntake>();
+        services.AddSingleton<Security.ApiKeyRing>();
+        services.AddSingleton<Security.ProducerRateLimiter>();
         services.AddHostedService<BatchWorkers>();
         services.AddHostedService<AggregateJanitor>();
         services.AddSingleton<LiveStats>();

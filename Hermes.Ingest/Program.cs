@@ -2,6 +2,7 @@ using Hermes.Ingest;
 using Hermes.Ingest.Apis;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Security;
 
 // Hermes.Ingest: HTTP intake → bounded queue → worker pool → aggregator + sink. Read top to bottom.
 try
@@ -19,7 +20,8 @@ try
     app.MapStatsApi();              // GET /stats, GET /aggregates/stream (SSE, once a second)
     app.MapMetricsEndpoint();       // GET /metrics (Prometheus)
     app.MapOpenApi();               // GET /openapi/v1.json
-    app.MapDebugEndpointsIfEnabled(); // /debug/* only with DEBUG_ENDPOINTS=true
+    app.MapDebugEndpointsIfEnabled(); // /debug/* only with DEBUG_ENDPOINTS=true, behind ADMIN_API_KEYS
+    app.WarnWhenOpenToTheNetwork();   // no API_KEYS and listening beyond loopback → a startup warning
 
     await app.RunAsync();
     return 0;

@@ -1,3 +1,4 @@
+using Hermes.Ingest.Security;
 using System.Globalization;
 using System.Text.Json;
 using Hermes.Ingest.Aggregation;
@@ -12,6 +13,7 @@ public static class AggregatesApi
     public static IEndpointRouteBuilder MapAggregatesApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/aggregates", GetAggregatesAsync)
+            .RequireApiKey(KeyScope.Read)
             .WithTags("Aggregates")
             .WithName("GetAggregates")
             .WithSummary("Counts per event type per minute")

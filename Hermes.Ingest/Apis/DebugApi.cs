@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Text.Json;
+using Hermes.Ingest.Security;
 using Microsoft.Diagnostics.NETCore.Client;
 
 namespace Hermes.Ingest.Apis;
@@ -19,7 +20,7 @@ public static class DebugApi
     public static IEndpointRouteBuilder MapDebugApi(this IEndpointRouteBuilder app)
     {
         CountExceptions();
-        var debug = app.MapGroup("/debug").WithTags("Diagnostics").ExcludeFromDescription();
+        var debug = app.MapGroup("/debug").RequireApiKey(KeyScope.Admin).WithTags("Diagnostics").ExcludeFromDescription();
 
         debug.MapGet("/trace", TraceAsync)
             .WithSummary("CPU trace for N seconds (?seconds=5, at most 60) as a .nettrace for dotnet-trace, PerfView or speedscope");

@@ -17,6 +17,8 @@ public sealed class EventIntake(
     EventParser parser,
     EventQueue queue,
     Sinks.IEventSink sink,
+    Security.ApiKeyRing keys,
+    Security.ProducerRateLimiter rateLimiter,
     IntakeGate gate,
     RetryAfterEstimator retryAfter,
     IngestMetrics metrics,
@@ -29,6 +31,11 @@ public sealed class EventIntake(
     public async Task PostEventAsync(HttpContext context)
     {
         var request = context.Request;
+        if (await AuthenticateAsync(context) is not { } producer)
+        {
+            return;
+        }
+
         if (!IsJson(request.ContentType))
         {
             await UnsupportedMediaTypeAsync(context, "application/json");
@@ -91,11 +98,12 @@ public sealed class EventIntake(
             return;
         }
 
-        if (!await ReserveAsync(context, 1))
+        if (!await LimitAsync(context, producer, 1) || !await ReserveAsync(context, 1))
         {
             return;
         }
 
+        metrics.OnKeyAccepted(producer, 1);
         if (durable)
         {
             var ack = new DurableAck(1);
@@ -119,6 +127,11 @@ public sealed class EventIntake(
     public async Task PostBatchAsync(HttpContext context)
     {
         var request = context.Request;
+        if (await AuthenticateAsync(context) is not { } producer)
+        {
+            return;
+        }
+
         var ndjson = IsNdjson(request.ContentType);
         if (!ndjson && !IsJson(request.ContentType))
         {
@@ -227,10 +240,12 @@ public sealed class EventIntake(
                 return;
             }
 
-            if (!await ReserveAsync(context, outcome.Count))
+            if (!await LimitAsync(context, producer, outcome.Count) || !await ReserveAsync(context, outcome.Count))
             {
                 return;
             }
+
+            metrics.OnKeyAccepted(producer, outcome.Count);
 
             if (durable)
             {
@@ -262,6 +277,54 @@ public sealed class EventIntake(
         {
             outcome.Dispose();
         }
+    }
+
+    /// <summary>The producer's key label, "anonymous" when no keys are configured, or null after answering 401.</summary>
+    private async ValueTask<string?> AuthenticateAsync(HttpContext context)
+    {
+        if (!keys.ProducersRequireKey)
+        {
+            return IngestMetrics.AnonymousKey;
+        }
+
+        if (keys.Authenticate(Security.ApiKeyRing.Presented(context.Request), Security.KeyScope.Produce) is { } label)
+        {
+            return label;
+        }
+
+        await Security.ApiKeyEndpoints.UnauthorizedAsync(context, "a producer key (API_KEYS)");
+        return null;
+    }
+
+    /// <summary>RATE_LIMIT_PER_KEY: takes one token per event from the producer's bucket, or answers 429.</summary>
+    private async ValueTask<bool> LimitAsync(HttpContext context, string producer, int events)
+    {
+        if (!rateLimiter.Enabled)
+        {
+            return true;
+        }
+
+        var wait = TimeSpan.Zero;
+        if (events <= rateLimiter.Burst && rateLimiter.TryAcquire(producer, events, out wait))
+        {
+            return true;
+        }
+
+        metrics.OnRejected(RejectReason.RateLimited, events);
+        metrics.OnKeyRateLimited(producer, events);
+        if (events > rateLimiter.Burst)
+        {
+            await Problem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "rate-limited", "Batch is larger than the rate limit's burst",
+                $"{events} events at once exceed this key's burst of {rateLimiter.Burst} (RATE_LIMIT_BURST). Send at most {rateLimiter.Burst} events per request.",
+                "events", "burst", retryAfterSeconds: 1);
+            return false;
+        }
+
+        var seconds = (int)Math.Clamp(Math.Ceiling(wait.TotalSeconds), 1, 60);
+        await Problem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "rate-limited", "Rate limit exceeded",
+            $"This key may send {options.RateLimitPerKey} events per second (RATE_LIMIT_PER_KEY) with bursts of {rateLimiter.Burst}. Nothing from this request was queued; resend it after Retry-After seconds.",
+            retryAfterSeconds: seconds);
+        return false;
     }
 
     /// <summary><c>?ack=durable</c>: answer only once the events are committed (or fsynced to the spill).</summary>

@@ -1,3 +1,4 @@
+using Hermes.Ingest.Security;
 using Hermes.Ingest.Diagnostics;
 
 namespace Hermes.Ingest.Apis;
@@ -15,12 +16,14 @@ public static class StatsApi
                 context.Response.ContentType = "application/json";
                 return context.Response.Body.WriteAsync(stats.Latest, context.RequestAborted).AsTask();
             })
+            .RequireApiKey(KeyScope.Read)
             .WithTags("Aggregates")
             .WithName("GetStats")
             .WithSummary("Pipeline snapshot: rates, queue, workers, flush latency, rejections, sink state and the last hour of per-minute counts")
             .Produces(StatusCodes.Status200OK, contentType: "application/json");
 
         app.MapGet("/aggregates/stream", StreamAsync)
+            .RequireApiKey(KeyScope.Read)
             .WithTags("Aggregates")
             .WithName("StreamStats")
             .WithSummary("The /stats snapshot pushed once a second as Server-Sent Events (text/event-stream)")

@@ -73,4 +73,19 @@ public sealed class IngestOptions
 
     /// <summary>Maps <c>/debug/*</c> (CPU trace, heap dump, runtime counters). Never on the open internet.</summary>
     public bool DebugEndpoints { get; set; }
+
+    /// <summary>Producer keys (<c>label:key</c> or <c>key</c>); when any is set, POSTs need one.</summary>
+    public string[] ApiKeys { get; set; } = [];
+
+    /// <summary>Keys for <c>/aggregates</c>, <c>/stats</c> and the stream; when any is set, those GETs need one.</summary>
+    public string[] ReadApiKeys { get; set; } = [];
+
+    /// <summary>Keys for <c>/debug/*</c>; required when <see cref="DebugEndpoints"/> is on. Admin keys may also read.</summary>
+    public string[] AdminApiKeys { get; set; } = [];
+
+    /// <summary>Events per second each producer key may send (0: no limit). Without keys, all producers share one bucket.</summary>
+    public double RateLimitPerKey { get; set; }
+
+    /// <summary>Events a key may send at once above its rate (default: one second's worth).</summary>
+    public int RateLimitBurst { get; set; }
 }

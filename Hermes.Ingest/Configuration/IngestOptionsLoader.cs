@@ -45,6 +45,11 @@ public static class IngestOptionsLoader
         new("AGGREGATE_RETENTION", nameof(IngestOptions.AggregateRetention), (o, v) => Duration(v, positive: true, x => o.AggregateRetention = x)),
         new("MAX_AGGREGATE_BUCKETS", nameof(IngestOptions.MaxAggregateBuckets), (o, v) => Int(v, 1, 100_000_000, x => o.MaxAggregateBuckets = x)),
         new("DEBUG_ENDPOINTS", nameof(IngestOptions.DebugEndpoints), (o, v) => Bool(v, x => o.DebugEndpoints = x)),
+        new("API_KEYS", nameof(IngestOptions.ApiKeys), (o, v) => Keys(v, x => o.ApiKeys = x)),
+        new("READ_API_KEYS", nameof(IngestOptions.ReadApiKeys), (o, v) => Keys(v, x => o.ReadApiKeys = x)),
+        new("ADMIN_API_KEYS", nameof(IngestOptions.AdminApiKeys), (o, v) => Keys(v, x => o.AdminApiKeys = x)),
+        new("RATE_LIMIT_PER_KEY", nameof(IngestOptions.RateLimitPerKey), (o, v) => Rate(v, x => o.RateLimitPerKey = x)),
+        new("RATE_LIMIT_BURST", nameof(IngestOptions.RateLimitBurst), (o, v) => Int(v, 1, 100_000_000, x => o.RateLimitBurst = x)),
     ];
 
     /// <summary>The seed-style environment names, for documentation and tests.</summary>
@@ -59,7 +64,7 @@ public static class IngestOptionsLoader
             var key = $"{IngestOptions.SectionName}:{setting.Key}";
             var (name, value) = configuration[setting.EnvName] is { } env
                 ? (setting.EnvName, env)
-                : (key, configuration[key]);
+                : (key, configuration[key] ?? JoinArray(configuration.GetSection(key)));
             if (value is null)
             {
                 continue;
@@ -67,8 +72,20 @@ public static class IngestOptionsLoader
 
             if (setting.Apply(options, value) is { } rule)
             {
-                problems.Add($"{name}={Quote(value)} is invalid: {rule}.");
+                // Never echo a secret back, even a malformed one.
+                var shown = setting.EnvName.EndsWith("API_KEYS", StringComparison.Ordinal) ? "(redacted)" : Quote(value);
+                problems.Add($"{name}={shown} is invalid: {rule}.");
             }
+        }
+
+        if (problems.Count == 0 && options.DebugEndpoints && options.AdminApiKeys.Length == 0)
+        {
+            problems.Add("DEBUG_ENDPOINTS=true is invalid: /debug/* exposes process memory, so it needs ADMIN_API_KEYS (sent as X-Api-Key or Authorization: Bearer).");
+        }
+
+        if (options.RateLimitPerKey > 0 && options.RateLimitBurst == 0)
+        {
+            options.RateLimitBurst = (int)Math.Max(1, Math.Ceiling(options.RateLimitPerKey));
         }
 
         var batchEventsSet = configuration["MAX_BATCH_EVENTS"] is not null
@@ -96,6 +113,47 @@ public static class IngestOptionsLoader
     private static string? Set(Action set)
     {
         set();
+        return null;
+    }
+
+    /// <summary>Array settings may come as one comma-separated string or as an indexed configuration section.</summary>
+    private static string? JoinArray(IConfigurationSection section)
+    {
+        var items = section.GetChildren().Select(c => c.Value).Where(v => v is not null).ToList();
+        return items.Count == 0 ? null : string.Join(',', items);
+    }
+
+    private static string? Keys(string value, Action<string[]> set)
+    {
+        var entries = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        foreach (var entry in entries)
+        {
+            var colon = entry.IndexOf(':', StringComparison.Ordinal);
+            var label = colon < 0 ? null : entry[..colon];
+            var secret = colon < 0 ? entry : entry[(colon + 1)..];
+            if (label is not null && (label.Length is 0 or > 32 || label.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))))
+            {
+                return "a key's label (before ':') must be 1-32 letters, digits, '_' or '-'";
+            }
+
+            if (secret.Length < 16 || secret.Any(c => c <= ' ' || c > '~'))
+            {
+                return "each key must be at least 16 printable ASCII characters without spaces (generate one with: openssl rand -hex 24)";
+            }
+        }
+
+        set(entries);
+        return null;
+    }
+
+    private static string? Rate(string value, Action<double> set)
+    {
+        if (!double.TryParse(value.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) || rate < 0 || double.IsInfinity(rate) || double.IsNaN(rate))
+        {
+            return "expected events per second as a number ≥ 0 (0 turns the limit off)";
+        }
+
+        set(rate);
         return null;
     }
 

@@ -24,6 +24,12 @@ public enum RejectReason
 
     /// <summary>Hermes was shutting down (503).</summary>
     ShuttingDown,
+
+    /// <summary>No API key, or a wrong one, where one is required (401).</summary>
+    Unauthorized,
+
+    /// <summary>The producer key was over RATE_LIMIT_PER_KEY (429).</summary>
+    RateLimited,
 }
 
 /// <summary>
@@ -33,7 +39,7 @@ public enum RejectReason
 /// </summary>
 public sealed class IngestMetrics
 {
-    public static readonly string[] ReasonLabels = ["invalid", "malformed", "too_large", "unsupported_media_type", "queue_full", "shutting_down"];
+    public static readonly string[] ReasonLabels = ["invalid", "malformed", "too_large", "unsupported_media_type", "queue_full", "shutting_down", "unauthorized", "rate_limited"];
 
     private readonly long[] _rejected = new long[ReasonLabels.Length];
     private readonly Histogram<int> _batchSize;
@@ -46,9 +52,18 @@ public sealed class IngestMetrics
     private long _flushFailures;
     private int _busyWorkers;
 
-    public IngestMetrics(IMeterFactory meterFactory, EventQueue queue, Aggregation.MinuteAggregator aggregator, TimeProvider time)
+    // Per producer key label (never the key): accepted events and rate-limited events. Labels are known at
+    // startup, so the table is built once and read without locks.
+    private readonly Dictionary<string, long[]> _perKey;
+
+    public IngestMetrics(IMeterFactory meterFactory, EventQueue queue, Aggregation.MinuteAggregator aggregator, Security.ApiKeyRing keys, TimeProvider time)
     {
         var meter = meterFactory.Create(HermesTelemetry.MeterName);
+        _perKey = keys.Labels.Append(AnonymousKey).Distinct().ToDictionary(label => label, _ => new long[2]);
+        meter.CreateObservableCounter("hermes_key_events_accepted", () => ObservePerKey(0), "{event}",
+            "Events accepted per producer key label (\"anonymous\" without API keys).");
+        meter.CreateObservableCounter("hermes_key_events_rate_limited", () => ObservePerKey(1), "{event}",
+            "Events refused with 429 per producer key label.");
 
         meter.CreateObservableCounter("hermes_events_accepted", () => Accepted, "{event}",
             "Events answered 202/200 and queued.");
@@ -78,7 +93,18 @@ public sealed class IngestMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
     }
 
+    /// <summary>The label producers are counted under when no API keys are configured.</summary>
+    public const string AnonymousKey = "anonymous";
+
     public long Accepted => Volatile.Read(ref _accepted);
+
+    public void OnKeyAccepted(string label, int count) => Interlocked.Add(ref _perKey[label][0], count);
+
+    public void OnKeyRateLimited(string label, int count) => Interlocked.Add(ref _perKey[label][1], count);
+
+    public long KeyAccepted(string label) => Volatile.Read(ref _perKey[label][0]);
+
+    public long KeyRateLimited(string label) => Volatile.Read(ref _perKey[label][1]);
 
     public long Flushed => Volatile.Read(ref _flushed);
 
@@ -130,6 +156,14 @@ public sealed class IngestMetrics
 
         Array.Sort(ticks);
         return (TimeSpan.FromTicks(ticks[(count - 1) / 2]), TimeSpan.FromTicks(ticks[(int)Math.Ceiling(count * 0.99) - 1]));
+    }
+
+    private IEnumerable<Measurement<long>> ObservePerKey(int index)
+    {
+        foreach (var (label, counts) in _perKey)
+        {
+            yield return new Measurement<long>(Volatile.Read(ref counts[index]), new KeyValuePair<string, object?>("key", label));
+        }
     }
 
     private IEnumerable<Measurement<long>> ObserveRejected()

@@ -14,14 +14,15 @@ namespace Hermes.Ingest.Diagnostics;
 /// <c>GET /stats</c> and <c>GET /aggregates/stream</c>. Work is per second, not per subscriber, so ten dashboards
 /// cost what one does.
 /// </summary>
-public sealed class LiveStats(
+public sealed partial class LiveStats(
     IngestMetrics metrics,
     EventQueue queue,
     MinuteAggregator aggregator,
     IEventSink sink,
     IngestOptions options,
     TimeProvider time,
-    IServiceProvider services) : BackgroundService
+    IServiceProvider services,
+    ILogger<LiveStats> logger) : BackgroundService
 {
     /// <summary>How far back the snapshot's per-minute counts reach.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(60);
@@ -47,12 +48,21 @@ public sealed class LiveStats(
             {
                 var accepted = metrics.Accepted;
                 var now = time.GetTimestamp();
-                var rate = _lastAccepted < 0 ? 0 : (accepted - _lastAccepted) / time.GetElapsedTime(_lastTimestamp, now).TotalSeconds;
+                var elapsed = time.GetElapsedTime(_lastTimestamp, now).TotalSeconds;
+                var rate = _lastAccepted < 0 || elapsed <= 0 ? 0 : (accepted - _lastAccepted) / elapsed;
                 (_lastAccepted, _lastTimestamp) = (accepted, now);
 
-                var snapshot = Build(rate);
-                Volatile.Write(ref _latest, snapshot);
-                Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(snapshot);
+                try
+                {
+                    var snapshot = Build(rate);
+                    Volatile.Write(ref _latest, snapshot);
+                    Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(snapshot);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The live view must never take the pipeline down with it (a BackgroundService that throws stops the host).
+                    LogSnapshotFailed(logger, ex);
+                }
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }
@@ -124,4 +134,7 @@ public sealed class LiveStats(
 
         return buffer.ToArray();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Building the live stats snapshot failed; /stats keeps the previous one")]
+    private static partial void LogSnapshotFailed(ILogger logger, Exception exception);
 }

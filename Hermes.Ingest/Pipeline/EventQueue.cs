@@ -205,12 +205,15 @@ public sealed class EventQueue
 
     private void Published(int count, long receivedAtMs)
     {
-        var after = Interlocked.Add(ref _queued, count);
-        var before = after - count;
-        if (before <= 0)
+        // Stamp the head before the count makes it visible: a worker that sees Queued > 0 must not read the
+        // previous head's (older) time and flush a partial batch early.
+        if (Volatile.Read(ref _queued) <= 0)
         {
             Volatile.Write(ref _headSinceMs, receivedAtMs);
         }
+
+        var after = Interlocked.Add(ref _queued, count);
+        var before = after - count;
 
         // Wake a worker when the queue turns non-empty (someone must start the flush-interval clock) or another
         // full batch is waiting. Anything in between waits for a worker's deadline or the next batch boundary.

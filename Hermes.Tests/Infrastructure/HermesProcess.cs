@@ -51,7 +51,11 @@ public sealed partial class HermesProcess : IAsyncDisposable
 
     public static HermesProcess Start(Dictionary<string, string> environment)
     {
-        var port = FreePort();
+        // A test may choose the listen address (e.g. 0.0.0.0:port); the client still talks over loopback.
+        var port = environment.TryGetValue("HTTP_ADDR", out var address)
+            && int.TryParse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var chosen)
+                ? chosen
+                : FreePort();
         var info = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "Hermes.Ingest.dll"))
         {
             RedirectStandardOutput = true,

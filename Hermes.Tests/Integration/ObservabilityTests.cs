@@ -58,8 +58,9 @@ public sealed partial class ObservabilityTests
     [Fact]
     public async Task Debug_counters_report_runtime_figures_when_enabled()
     {
-        await using var hermes = new HermesFactory(new() { ["DEBUG_ENDPOINTS"] = "true" });
+        await using var hermes = new HermesFactory(new() { ["DEBUG_ENDPOINTS"] = "true", ["ADMIN_API_KEYS"] = "ops:" + AdminKey });
         var client = hermes.Start();
+        client.DefaultRequestHeaders.Add("X-Api-Key", AdminKey);
 
         var response = await client.GetAsync("/debug/counters?seconds=0.2", TestContext.Current.CancellationToken);
 
@@ -75,8 +76,9 @@ public sealed partial class ObservabilityTests
     [Fact]
     public async Task Debug_trace_returns_a_nettrace_of_the_requested_length()
     {
-        await using var hermes = new HermesFactory(new() { ["DEBUG_ENDPOINTS"] = "true" });
+        await using var hermes = new HermesFactory(new() { ["DEBUG_ENDPOINTS"] = "true", ["ADMIN_API_KEYS"] = "ops:" + AdminKey });
         var client = hermes.Start();
+        client.DefaultRequestHeaders.Add("X-Api-Key", AdminKey);
 
         var response = await client.GetAsync("/debug/trace?seconds=1", TestContext.Current.CancellationToken);
 
@@ -90,8 +92,9 @@ public sealed partial class ObservabilityTests
     [Fact]
     public async Task Debug_dump_returns_a_process_dump()
     {
-        await using var hermes = new HermesFactory(new() { ["DEBUG_ENDPOINTS"] = "true" });
+        await using var hermes = new HermesFactory(new() { ["DEBUG_ENDPOINTS"] = "true", ["ADMIN_API_KEYS"] = "ops:" + AdminKey });
         var client = hermes.Start();
+        client.DefaultRequestHeaders.Add("X-Api-Key", AdminKey);
 
         var response = await client.GetAsync("/debug/dump", TestContext.Current.CancellationToken);
 
@@ -116,6 +119,8 @@ public sealed partial class ObservabilityTests
         Assert.True(paths.GetProperty("/aggregates").TryGetProperty("get", out _));
         Assert.False(paths.TryGetProperty("/debug/trace", out _));
     }
+
+    private const string AdminKey = "admin-0123456789abcdef";
 
     private static double? Value(string text, string name, string? label = null)
     {
