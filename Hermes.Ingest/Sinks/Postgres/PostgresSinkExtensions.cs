@@ -41,6 +41,10 @@ public static class PostgresSinkExtensions
                 // rather than once per batch (DISCARD ALL would drop it).
                 dataSource.ConnectionStringBuilder.NoResetOnClose = true;
 
+                // The rollup upsert and the merge run once per batch: prepared once per connection instead of
+                // parsed and planned every time.
+                dataSource.ConnectionStringBuilder.MaxAutoPrepare = 10;
+
                 // The detail of a refused row ("\u0000 cannot be converted to text") is what dead_letters.error is for.
                 dataSource.ConnectionStringBuilder.IncludeErrorDetail = true;
                 if (!options.ConnectionString.Contains("Timeout", StringComparison.OrdinalIgnoreCase))
