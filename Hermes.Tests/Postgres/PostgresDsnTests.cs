@@ -93,6 +93,7 @@ public sealed class PostgresDsnTests
     [InlineData("DB_BREAKER_FAILURES", "1")]
     [InlineData("DB_BREAKER_BREAK", "soon")]
     [InlineData("SPILL_MAX_BYTES", "-3")]
+    [InlineData("SPILL_DIR", "/proc/hermes-spill")]
     public async Task Bad_database_setting_stops_startup_with_a_message_naming_the_variable(string name, string value)
     {
         var environment = new Dictionary<string, string> { ["DB_DSN"] = "postgres://u@127.0.0.1:1/db", [name] = value };

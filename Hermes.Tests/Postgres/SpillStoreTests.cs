@@ -133,9 +133,9 @@ public sealed class SpillStoreTests : IDisposable
     {
         using var first = Open();
 
-        var error = Assert.Throws<InvalidOperationException>(() => Open());
+        var error = Assert.Throws<Hermes.Ingest.Configuration.InvalidSettingException>(() => Open());
 
-        Assert.Contains("SPILL_DIR", error.Message);
+        Assert.Contains($"SPILL_DIR={_directory} is invalid: it is in use by another Hermes instance", error.Message);
     }
 
     private SpillStore Open(long maxBytes = 1L << 30) =>

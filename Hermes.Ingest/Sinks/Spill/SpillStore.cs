@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
 using Hermes.Ingest.Sinks.Postgres;
 
@@ -40,15 +41,19 @@ public sealed partial class SpillStore : IDisposable
         _options = options;
         _metrics = metrics;
         _logger = logger;
-        Directory.CreateDirectory(options.SpillDirectory);
         try
         {
+            Directory.CreateDirectory(options.SpillDirectory);
+
             // FileShare.None takes an exclusive flock: two instances sharing one spill would replay each other's data.
             _lock = new FileStream(Path.Combine(options.SpillDirectory, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidOperationException($"SPILL_DIR {options.SpillDirectory} is in use by another Hermes instance; give each instance its own.", ex);
+            var reason = ex is IOException && Directory.Exists(options.SpillDirectory)
+                ? "it is in use by another Hermes instance (give each instance its own)"
+                : "it cannot be created or written (" + ex.Message + ")";
+            throw new InvalidSettingException([$"SPILL_DIR={options.SpillDirectory} is invalid: {reason}."]);
         }
 
         foreach (var path in Directory.EnumerateFiles(options.SpillDirectory, "*" + Extension).Order(StringComparer.Ordinal))
