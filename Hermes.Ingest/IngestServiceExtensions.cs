@@ -30,6 +30,10 @@ public static class IngestServiceExtensions
             // Per-endpoint limits are enforced by intake; this is the outer bound.
             kestrel.Limits.MaxRequestBodySize = Math.Max(options.MaxBatchBytes, options.MaxEventBytes);
             kestrel.AddServerHeader = false;
+
+            // Slow-loris: a client that dribbles headers or a body holds a connection and a buffer; cut it off.
+            kestrel.Limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
+            kestrel.Limits.MinRequestBodyDataRate = new(options.MinRequestBodyBytesPerSecond, options.MinRequestBodyGrace);
         });
         services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
 

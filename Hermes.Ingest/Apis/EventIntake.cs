@@ -65,7 +65,18 @@ public sealed class EventIntake(
             return;
         }
 
-        var (status, body) = await RequestBody.ReadAsync(request, options.MaxEventBytes, context.RequestAborted);
+        BodyStatus status;
+        RequestBody? body;
+        try
+        {
+            (status, body) = await RequestBody.ReadAsync(request, options.MaxEventBytes, context.RequestAborted);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            await BodyRefusedAsync(context, ex);
+            return;
+        }
+
         if (status != BodyStatus.Ok)
         {
             await TooLargeAsync(context, "body", $"The body is over {options.MaxEventBytes} bytes (MAX_EVENT_BYTES).");
@@ -186,6 +197,11 @@ public sealed class EventIntake(
         {
             status = BodyStatus.TooLarge;
             body = null;
+        }
+        catch (BadHttpRequestException ex)
+        {
+            await BodyRefusedAsync(context, ex);
+            return;
         }
 
         switch (status)
@@ -443,6 +459,28 @@ public sealed class EventIntake(
         await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "queue-full", "Queue is full",
             $"The queue holds {queue.Length} of {queue.Capacity} events and had no room for {count} more{waited}. Nothing from this request was queued; resend it after Retry-After seconds.",
             retryAfterSeconds: seconds);
+    }
+
+    /// <summary>Kestrel gave up on the body: too slow (408, MIN_REQUEST_BODY_RATE), too big, or broken framing.</summary>
+    private async Task BodyRefusedAsync(HttpContext context, BadHttpRequestException ex)
+    {
+        metrics.OnRejected(ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? RejectReason.TooLarge : RejectReason.Malformed);
+        context.Response.Headers.Connection = "close";
+        var (type, title, detail) = ex.StatusCode switch
+        {
+            StatusCodes.Status408RequestTimeout => ("body-too-slow", "Body arrived too slowly",
+                $"The body came in slower than {options.MinRequestBodyBytesPerSecond} bytes/s (MIN_REQUEST_BODY_RATE). Send it at network speed."),
+            StatusCodes.Status413PayloadTooLarge => ("too-large", "'body' is over the limit", ex.Message),
+            _ => ("malformed-body", "Body could not be read", ex.Message),
+        };
+        try
+        {
+            await Problem.WriteAsync(context, ex.StatusCode, type, title, detail, "body", "transfer");
+        }
+        catch (Exception write) when (write is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The connection is already being torn down; nothing more to tell the client.
+        }
     }
 
     private async Task TooLargeAsync(HttpContext context, string field, string detail)

@@ -74,6 +74,14 @@ public sealed class IngestOptions
     /// <summary>Maps <c>/debug/*</c> (CPU trace, heap dump, runtime counters). Never on the open internet.</summary>
     public bool DebugEndpoints { get; set; }
 
+    /// <summary>Time a client has to send all request headers (slow-loris guard).</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Slowest request body Kestrel accepts, after <see cref="MinRequestBodyGrace"/> (slow-loris guard).</summary>
+    public int MinRequestBodyBytesPerSecond { get; set; } = 240;
+
+    public TimeSpan MinRequestBodyGrace { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Producer keys (<c>label:key</c> or <c>key</c>); when any is set, POSTs need one.</summary>
     public string[] ApiKeys { get; set; } = [];
 

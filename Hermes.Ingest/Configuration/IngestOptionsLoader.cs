@@ -45,6 +45,10 @@ public static class IngestOptionsLoader
         new("AGGREGATE_RETENTION", nameof(IngestOptions.AggregateRetention), (o, v) => Duration(v, positive: true, x => o.AggregateRetention = x)),
         new("MAX_AGGREGATE_BUCKETS", nameof(IngestOptions.MaxAggregateBuckets), (o, v) => Int(v, 1, 100_000_000, x => o.MaxAggregateBuckets = x)),
         new("DEBUG_ENDPOINTS", nameof(IngestOptions.DebugEndpoints), (o, v) => Bool(v, x => o.DebugEndpoints = x)),
+        new("REQUEST_HEADERS_TIMEOUT", nameof(IngestOptions.RequestHeadersTimeout), (o, v) => Duration(v, positive: true, x => o.RequestHeadersTimeout = x)),
+        new("MIN_REQUEST_BODY_RATE", nameof(IngestOptions.MinRequestBodyBytesPerSecond), (o, v) => Int(v, 1, 100_000_000, x => o.MinRequestBodyBytesPerSecond = x)),
+        new("MIN_REQUEST_BODY_GRACE", nameof(IngestOptions.MinRequestBodyGrace), (o, v) => Duration(v, positive: true, x => o.MinRequestBodyGrace = x)
+            ?? (o.MinRequestBodyGrace > TimeSpan.FromSeconds(1) ? null : "must be more than 1s (Kestrel's minimum)")),
         new("API_KEYS", nameof(IngestOptions.ApiKeys), (o, v) => Keys(v, x => o.ApiKeys = x)),
         new("READ_API_KEYS", nameof(IngestOptions.ReadApiKeys), (o, v) => Keys(v, x => o.ReadApiKeys = x)),
         new("ADMIN_API_KEYS", nameof(IngestOptions.AdminApiKeys), (o, v) => Keys(v, x => o.AdminApiKeys = x)),

@@ -145,6 +145,34 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
         return false;
     }
 
+    /// <summary>A <c>\u0000</c> escape that is not itself an escaped backslash followed by "u0000".</summary>
+    private static bool ContainsEscapedNul(ReadOnlySpan<byte> json)
+    {
+        var offset = 0;
+        while (true)
+        {
+            var found = json[offset..].IndexOf("\\u0000"u8);
+            if (found < 0)
+            {
+                return false;
+            }
+
+            var at = offset + found;
+            var backslashes = 0;
+            while (at - backslashes - 1 >= 0 && json[at - backslashes - 1] == (byte)'\\')
+            {
+                backslashes++;
+            }
+
+            if (backslashes % 2 == 0)
+            {
+                return true;
+            }
+
+            offset = at + 1;
+        }
+    }
+
     private static EventError Missing(string field, string expected) =>
         new(field, "required", $"'{field}' is required: {expected}.");
 
@@ -301,6 +329,13 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
         if (!Utf8.IsValid(raw))
         {
             error = new("payload", "utf8", "'payload' is not valid UTF-8.");
+            return false;
+        }
+
+        if (ContainsEscapedNul(raw))
+        {
+            // PostgreSQL's jsonb cannot store U+0000; refusing it here beats dead-lettering it later.
+            error = new("payload", "control-characters", "'payload' must not contain \\u0000 (NUL): PostgreSQL's jsonb cannot store it.");
             return false;
         }
 

@@ -55,6 +55,8 @@ public sealed class SingleEventTests : IAsyncLifetime
         { """{"id":"a","user_id":"u","type":"song_played","timestamp":1700000000,"payload":"x"}""", "payload", "type" },
         { $$$"""{"id":"a","user_id":"u","type":"song_played","timestamp":1700000000,"payload":{"k":"{{{new string('p', 300)}}}"}}""", "payload", "max-size" },
         { """{"id":"a","id":"b","user_id":"u","type":"song_played","timestamp":1700000000}""", "id", "duplicate" },
+        { """{"id":"a","user_id":"u","type":"song_played","timestamp":1700000000,"payload":{"k":"a\u0000b"}}""", "payload", "control-characters" },
+        { """{"id":"a","user_id":"u","type":"song_played","timestamp":1700000000,"payload":{"k":{"deep":"\\\u0000"}}}""", "payload", "control-characters" },
         { """[{"id":"a","user_id":"u","type":"song_played","timestamp":1700000000}]""", "event", "type" },
     };
 
@@ -72,6 +74,42 @@ public sealed class SingleEventTests : IAsyncLifetime
         Assert.Contains(field, problem.GetProperty("title").GetString());
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()));
         Assert.Equal(400, problem.GetProperty("status").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("id")]
+    [InlineData("user_id")]
+    [InlineData("payload")]
+    public async Task Invalid_utf8_is_refused_naming_the_field(string field)
+    {
+        // '#' marks where a lone UTF-8 lead byte (0xC3, then a quote) replaces it on the wire.
+        var json = field switch
+        {
+            "id" => """{"id":"a#","user_id":"u","type":"song_played","timestamp":1700000000}""",
+            "user_id" => """{"id":"a","user_id":"u#","type":"song_played","timestamp":1700000000}""",
+            _ => """{"id":"a","user_id":"u","type":"song_played","timestamp":1700000000,"payload":{"k":"#"}}""",
+        };
+        var bytes = System.Text.Encoding.ASCII.GetBytes(json);
+        bytes[Array.IndexOf(bytes, (byte)'#')] = 0xC3;
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        var response = await _client.PostAsync("/events", content, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.ReadJsonAsync();
+        Assert.Equal(field, problem.GetProperty("field").GetString());
+        Assert.Equal("utf8", problem.GetProperty("rule").GetString());
+    }
+
+    [Fact]
+    public async Task An_escaped_backslash_before_u0000_is_text_not_nul_and_is_accepted()
+    {
+        var body = """{"id":"a","user_id":"u","type":"ad_clicked","timestamp":1700000000,"payload":{"path":"C:\\u0000"}}""";
+
+        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
     }
 
     [Fact]

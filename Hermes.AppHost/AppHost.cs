@@ -1,0 +1,36 @@
+using Hermes.AppHost;
+using Microsoft.Extensions.Configuration;
+
+// Hermes's full stack: PostgreSQL, ingest and the dashboard, started together and watched by the Aspire dashboard.
+var builder = DistributedApplication.CreateBuilder(args);
+
+// Container, local binaries or an external server (Hermes:Postgres:Source); publish output always gets the container.
+var postgres = builder.AddHermesPostgres();
+var replicas = builder.IngestReplicas();
+
+var ingest = builder.AddProject<Projects.Hermes_Ingest>("ingest")
+    // Hands ingest ConnectionStrings__hermesdb, which turns its Postgres sink on (it creates its schema itself).
+    .WithReference(postgres.Database)
+    // The sink migrates its schema at start; waiting on the server (not the connection string) avoids a cold spill.
+    .WaitForIfPresent(postgres.Server)
+    // Readiness, not liveness: /health turns 503 while ingest drains at shutdown, so it drops out of rotation first.
+    .WithHttpHealthCheck("/health")
+    // Totals stay exact across replicas because /aggregates?source=db reads the rollups every replica adds to.
+    .WithReplicas(replicas)
+    // Replicas here share a disk and ingest locks its spill directory, so each gets its own.
+    .WithSpillDirectoryPerReplica(replicas)
+    // Producers outside the environment post events; in Azure Container Apps this is the public ingress.
+    .WithExternalHttpEndpoints();
+
+builder.AddProject<Projects.Hermes_Dashboard>("dashboard")
+    // Service discovery: the dashboard calls https+http://ingest, which this resolves to ingest's endpoint.
+    .WithReference(ingest)
+    // Its live feed subscribes to ingest at start; starting earlier would only log connection retries.
+    .WaitFor(ingest)
+    .WithHttpHealthCheck("/health")
+    // People open it in a browser, so it is public like ingest.
+    .WithExternalHttpEndpoints();
+
+var app = builder.Build();
+app.LogPostgresSource(postgres, replicas);
+app.Run();

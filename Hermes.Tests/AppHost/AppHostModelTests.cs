@@ -1,0 +1,80 @@
+extern alias AppHost;
+
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+
+namespace Hermes.Tests.AppHost;
+
+/// <summary>Which resources each PostgreSQL source declares, read from the app model without starting anything.</summary>
+[Collection(AppHostCollection.Name)]
+public sealed class AppHostModelTests
+{
+    [Fact]
+    public async Task Local_source_runs_initdb_then_the_server_as_executables_and_no_container()
+    {
+        var root = TempRoot();
+        try
+        {
+            using var builder = await CreateAsync("--Hermes:Postgres:Source=local", "--Hermes:Postgres:DataDirectory=" + root);
+
+            var executables = builder.Resources.OfType<ExecutableResource>().Select(r => r.Name).ToList();
+            Assert.Contains("postgres-init", executables);
+            Assert.Contains("postgres", executables);
+            Assert.Empty(builder.Resources.OfType<ContainerResource>());
+            Assert.Contains(builder.Resources, r => r.Name == "hermesdb" && r is IResourceWithConnectionString);
+            Assert.True(File.Exists(Path.Combine(root, "password")), "the superuser password is made once, before initdb runs");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Container_source_declares_the_postgres_container_with_a_data_volume()
+    {
+        using var builder = await CreateAsync("--Hermes:Postgres:Source=container");
+
+        var postgres = Assert.Single(builder.Resources.OfType<ContainerResource>(), r => r.Name == "postgres");
+        Assert.Contains(postgres.Annotations.OfType<ContainerMountAnnotation>(), m => m.Type == ContainerMountType.Volume);
+        Assert.DoesNotContain(builder.Resources.OfType<ExecutableResource>(), r => r.Name.StartsWith("postgres", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task External_source_declares_no_server_and_ingest_waits_for_nothing_postgres()
+    {
+        using var builder = await CreateAsync("--Hermes:Postgres:Source=external", "--ConnectionStrings:hermesdb=Host=db.example;Database=hermes");
+
+        Assert.DoesNotContain(builder.Resources, r => r.Name.StartsWith("postgres", StringComparison.Ordinal));
+        var ingest = Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == "ingest");
+        Assert.DoesNotContain(ingest.Annotations.OfType<WaitAnnotation>(), w => w.Resource.Name.StartsWith("postgres", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Ingest_replicas_come_from_configuration()
+    {
+        using var builder = await CreateAsync("--Hermes:Postgres:Source=external", "--ConnectionStrings:hermesdb=Host=db;Database=hermes", "--Hermes:IngestReplicas=3");
+
+        var ingest = Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == "ingest");
+        Assert.Equal(3, Assert.Single(ingest.Annotations.OfType<ReplicaAnnotation>()).Replicas);
+    }
+
+    [Theory]
+    [InlineData("sqlite", "1", "Hermes:Postgres:Source=sqlite is invalid")]
+    [InlineData("external", "0", "Hermes:IngestReplicas=0 is invalid")]
+    public async Task A_bad_setting_stops_the_AppHost_with_a_message_naming_it(string source, string replicas, string message)
+    {
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => CreateAsync(
+            $"--Hermes:Postgres:Source={source}", $"--Hermes:IngestReplicas={replicas}", "--ConnectionStrings:hermesdb=Host=db;Database=hermes"));
+        Assert.Contains(message, Flatten(ex), StringComparison.Ordinal);
+    }
+
+    private static async Task<IDistributedApplicationTestingBuilder> CreateAsync(params string[] args) =>
+        await DistributedApplicationTestingBuilder.CreateAsync<AppHost::Program>(args, (options, _) => options.DisableDashboard = true, TestContext.Current.CancellationToken)
+            .WaitAsync(HermesStack.StepTimeout, TestContext.Current.CancellationToken);
+
+    private static string Flatten(Exception ex) => ex.InnerException is null ? ex.Message : ex.Message + " | " + Flatten(ex.InnerException);
+
+    private static string TempRoot() => Path.Combine(Path.GetTempPath(), "hermes-apphost-model-" + Guid.NewGuid().ToString("N")[..12]);
+}
