@@ -123,3 +123,41 @@ printf '\nCPU seconds per 1M rows: (a) postgres %.2f; (b) postgres %.2f, Hermes 
   "$(echo "$raw_pg_cpu * 1000000 / $raw_rows" | bc -l)" "$(echo "$hermes_pg_cpu * 1000000 / $committed" | bc -l)" "$(echo "$hermes_cpu * 1000000 / $committed" | bc -l)"
 printf 'ratio (b)/(a): %.2f; accepted %d, committed %d (rows in table %d, rollup total %d); nproc %s, load %s\n' \
   "$(echo "$hermes_rate / $raw_rate" | bc -l)" "$accepted" "$committed" "$total_rows" "$rollups" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
+
+# (c) Overload, only with OVERLOAD_DURATION set (e.g. 30s): Hermes in strict mode with QUEUE_SIZE=100000, driven by
+# more connections than the database can absorb, so the queue stays full and excess load gets 503. Records every
+# status (only 202 and 503 are allowed), RSS every 0.5 s (it must stay flat), and afterwards checks that accepted ==
+# aggregated (GET /aggregates) == committed rows == rollup total.
+if [[ -n ${OVERLOAD_DURATION:-} ]]; then
+  kill "$HERMES_PID"; wait "$HERMES_PID" 2>/dev/null || true
+  psql_ -d postgres -c "DROP DATABASE hermes" -c "CREATE DATABASE hermes"
+  log "overload: strict mode, QUEUE_SIZE=100000, ${OVERLOAD_CONNS:-32} connections for $OVERLOAD_DURATION"
+  BACKPRESSURE_MODE=strict QUEUE_SIZE=100000 HTTP_ADDR=127.0.0.1:$HERMES_PORT \
+    DB_DSN="postgres://postgres@127.0.0.1:$PG_PORT/hermes?sslmode=disable" SPILL_DIR=$WORK/spill-overload \
+    ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning OTEL_EXPORTER_OTLP_ENDPOINT= \
+    dotnet "$OUT_DIR/Hermes.Ingest.dll" > "$BENCH_DIR/out/hermes-overload.log" 2>&1 &
+  HERMES_PID=$!
+  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$HERMES_PORT/alive" >/dev/null 2>&1 && break; sleep 0.1; done
+  rss_log=$WORK/rss.txt
+  ( while kill -0 "$HERMES_PID" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$HERMES_PID/status" >> "$rss_log"; sleep 0.5; done ) &
+  sampler=$!
+  BENCH_RUN_ID=over$BENCH_RUN_ID COUNT_STATUSES=1 wrk -t1 -c"${OVERLOAD_CONNS:-32}" -d"$OVERLOAD_DURATION" --timeout 10s \
+    -s "$BENCH_DIR/lua/batch.lua" "http://127.0.0.1:$HERMES_PORT" > "$WORK/wrk-overload.txt"
+  statuses=$(grep BENCH_STATUSES "$WORK/wrk-overload.txt")
+  accepted=$(metric hermes_events_accepted_total)
+  for _ in $(seq 1 1200); do
+    (( $(psql_ -d hermes -Atc "SELECT coalesce(sum(count), 0) FROM event_rollup_shards") >= accepted )) && break
+    sleep 0.05
+  done
+  kill "$sampler" 2>/dev/null || true
+  aggregated=$(curl -fs "http://127.0.0.1:$HERMES_PORT/aggregates" | python3 -c 'import json,sys; print(sum(json.load(sys.stdin).values()))')
+  committed=$(psql_ -d hermes -Atc "SELECT count(*) FROM events")
+  rollups=$(psql_ -d hermes -Atc "SELECT coalesce(sum(count), 0) FROM event_rollups")
+  n=$(wc -l < "$rss_log")
+  printf '\nOverload (%s, %s connections, QUEUE_SIZE=100000, strict): %s\n' "$OVERLOAD_DURATION" "${OVERLOAD_CONNS:-32}" "$statuses"
+  printf 'RSS MiB: first quarter max %d, last quarter max %d, overall max %d (%d samples)\n' \
+    "$(head -n $(( n / 4 + 1 )) "$rss_log" | sort -n | tail -1 | awk '{print int($1/1024)}')" \
+    "$(tail -n $(( n / 4 + 1 )) "$rss_log" | sort -n | tail -1 | awk '{print int($1/1024)}')" \
+    "$(sort -n "$rss_log" | tail -1 | awk '{print int($1/1024)}')" "$n"
+  printf 'accepted %d, aggregated %d, committed %d, rollup total %d\n' "$accepted" "$aggregated" "$committed" "$rollups"
+fi

@@ -8,9 +8,11 @@ local types = { "trip_started", "song_played", "ad_clicked", "location_update" }
 run_id = os.getenv("BENCH_RUN_ID") or tostring(os.time())
 batch_events = tonumber(os.getenv("BATCH_EVENTS") or "1000")
 local next_thread = 0
+local threads = {}
 
 function setup(thread)
    next_thread = next_thread + 1
+   threads[#threads + 1] = thread
    thread:set("thread_id", next_thread)
    thread:set("run_id", run_id)
    thread:set("batch_events", batch_events)
@@ -44,7 +46,23 @@ function request()
    return wrk.format("POST", "/events/batch", headers, body)
 end
 
+-- COUNT_STATUSES=1: count responses by status (202, 503, other), for the overload run. Off by default: a response
+-- hook makes wrk parse every response, which costs the load generator CPU.
+if os.getenv("COUNT_STATUSES") == "1" then
+   s202, s503, sother = 0, 0, 0
+   function response(status, headers, body)
+      if status == 202 then s202 = s202 + 1 elseif status == 503 then s503 = s503 + 1 else sother = sother + 1 end
+   end
+end
+
 function done(summary, latency, requests)
+   if os.getenv("COUNT_STATUSES") == "1" then
+      local a, b, c = 0, 0, 0
+      for _, t in ipairs(threads) do
+         a, b, c = a + t:get("s202"), b + t:get("s503"), c + t:get("sother")
+      end
+      io.write(string.format("BENCH_STATUSES s202=%d s503=%d other=%d\n", a, b, c))
+   end
    local e = summary.errors
    io.write(string.format(
       "BENCH_RESULT requests=%d duration_us=%d bytes=%d non2xx3xx=%d connect_err=%d read_err=%d write_err=%d timeout_err=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d\n",
