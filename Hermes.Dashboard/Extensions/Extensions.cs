@@ -30,8 +30,22 @@ public static class Extensions
 
         builder.Services.TryAddSingleton(TimeProvider.System);
 
+        // When ingest requires READ_API_KEYS, the dashboard's server side sends one (never the browser: it stays here).
+        var apiKey = configuration["INGEST_API_KEY"] is { Length: > 0 } key ? key : configuration["Ingest:ApiKey"];
+        void Authenticate(HttpClient http)
+        {
+            if (!string.IsNullOrEmpty(apiKey))
+            {
+                http.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+            }
+        }
+
         // Short request/response calls: the standard resilience handler from ServiceDefaults applies.
-        builder.Services.AddHttpClient<IngestClient>(http => http.BaseAddress = IngestService);
+        builder.Services.AddHttpClient<IngestClient>(http =>
+        {
+            http.BaseAddress = IngestService;
+            Authenticate(http);
+        });
 
         // The long-lived SSE stream: no total or attempt timeout to cut it, no retry mid-stream; LiveFeed reconnects.
         // RemoveAllResilienceHandlers is marked experimental, but it is the documented way to opt one client out of
@@ -41,6 +55,7 @@ public static class Extensions
             {
                 http.BaseAddress = IngestService;
                 http.Timeout = Timeout.InfiniteTimeSpan;
+                Authenticate(http);
             })
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001

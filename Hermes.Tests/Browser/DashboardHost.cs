@@ -9,7 +9,7 @@ namespace Hermes.Tests.Browser;
 /// The real Hermes.Dashboard (its Program.cs) on Kestrel over loopback, on a free port, pointed at an ingest address
 /// the way Aspire points it: <c>services:ingest:http:0</c>.
 /// </summary>
-public sealed class DashboardHost(string ingestUrl) : WebApplicationFactory<Dashboard::Program>
+public sealed class DashboardHost(string ingestUrl, string? ingestApiKey = null) : WebApplicationFactory<Dashboard::Program>
 {
     /// <summary>Starts Kestrel and returns the dashboard's address.</summary>
     public Uri Start()
@@ -31,5 +31,9 @@ public sealed class DashboardHost(string ingestUrl) : WebApplicationFactory<Dash
         builder.UseSetting("urls", "http://127.0.0.1:0");
         builder.UseSetting("services:ingest:http:0", ingestUrl);
         builder.UseSetting("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+        if (ingestApiKey is not null)
+        {
+            builder.UseSetting("Ingest:ApiKey", ingestApiKey);
+        }
     }
 }

@@ -1,0 +1,34 @@
+extern alias Dashboard;
+
+using Dashboard::Hermes.Dashboard.Live;
+using Hermes.Tests.Browser;
+using Hermes.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Hermes.Tests.Dashboard;
+
+/// <summary>Ingest with READ_API_KEYS: the dashboard's server side authenticates its one upstream stream.</summary>
+public sealed class DashboardReadKeyTests
+{
+    private const string ReadKey = "dashboard-read-0123456789abcdef";
+
+    [Theory]
+    [InlineData(ReadKey, FeedStatus.Live)]
+    [InlineData(null, FeedStatus.Unreachable)]
+    public async Task Dashboard_reaches_a_protected_ingest_only_with_its_read_key(string? key, FeedStatus expected)
+    {
+        await using var ingest = new HermesFactory(new() { ["READ_API_KEYS"] = $"dashboard:{ReadKey}" });
+        var ingestClient = ingest.Start();
+        await using var dashboard = new DashboardHost(ingestClient.BaseAddress!.ToString().TrimEnd('/'), key);
+        dashboard.Start();
+        var feed = dashboard.Services.GetRequiredService<LiveFeed>();
+
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (feed.Current.Status != expected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(expected, feed.Current.Status);
+    }
+}
