@@ -69,7 +69,8 @@ for _ in $(seq 1 60); do
 done
 if [ -n "$leftovers" ]; then
   echo "AppHost smoke FAILED: still running 30 s after stop: $(ps -o pid=,args= -p "$(tr '\n' ',' <<<"$leftovers")" | tr '\n' ';')"
-  kill -KILL $leftovers 2>/dev/null
+  # Only the postgres on this run's own data directory is certainly ours to end; anything else is reported.
+  pgrep -f -- "-D $data_root/data" | xargs -r kill -KILL 2>/dev/null
   exit 1
 fi
 rm -rf "$data_root" "$data_root-spill"
