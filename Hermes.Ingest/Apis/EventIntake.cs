@@ -120,6 +120,7 @@ public sealed class EventIntake(
             var ack = new DurableAck(1);
             queue.Enqueue(record with { Ack = ack });
             metrics.OnAccepted(1);
+            metrics.OnAcceptedDurable(1);
             await AnswerDurableAsync(context, ack, 1, outcome: null);
             return;
         }
@@ -269,6 +270,7 @@ public sealed class EventIntake(
                 outcome.AttachAck(ack);
                 queue.Enqueue(outcome.Events);
                 metrics.OnAccepted(outcome.Count);
+                metrics.OnAcceptedDurable(outcome.Count);
                 await AnswerDurableAsync(context, ack, outcome.Count, outcome);
                 return;
             }

@@ -48,6 +48,9 @@ public sealed class IngestMetrics
     private readonly long[] _recentFlushTicks = new long[512];
     private long _flushes;
     private long _accepted;
+    private long _acceptedDurable;
+    private long _storedNonDurable;
+    private long _previousRunAtRisk;
     private long _flushed;
     private long _flushFailures;
     private int _busyWorkers;
@@ -60,6 +63,8 @@ public sealed class IngestMetrics
     {
         var meter = meterFactory.Create(HermesTelemetry.MeterName);
         _perKey = keys.Labels.Append(AnonymousKey).Distinct().ToDictionary(label => label, _ => new long[2]);
+        meter.CreateObservableGauge("hermes_previous_run_at_risk_events", () => Volatile.Read(ref _previousRunAtRisk), "{event}",
+            "Events the previous run answered 202 but had not stored when it died (0 after a clean stop).");
         meter.CreateObservableCounter("hermes_key_events_accepted", () => ObservePerKey(0), "{event}",
             "Events accepted per producer key label (\"anonymous\" without API keys).");
         meter.CreateObservableCounter("hermes_key_events_rate_limited", () => ObservePerKey(1), "{event}",
@@ -111,6 +116,19 @@ public sealed class IngestMetrics
     public long Rejected(RejectReason reason) => Volatile.Read(ref _rejected[(int)reason]);
 
     public void OnAccepted(int count) => Interlocked.Add(ref _accepted, count);
+
+    /// <summary>Events accepted with <c>?ack=durable</c> (also counted by <see cref="OnAccepted"/>).</summary>
+    public void OnAcceptedDurable(int count) => Interlocked.Add(ref _acceptedDurable, count);
+
+    /// <summary>Events without a durable ack that the sink has stored.</summary>
+    public void OnStoredNonDurable(int count) => Interlocked.Add(ref _storedNonDurable, count);
+
+    /// <summary>Events answered 202 (accepted without <c>?ack=durable</c>).</summary>
+    public long AcceptedNonDurable => Accepted - Volatile.Read(ref _acceptedDurable);
+
+    public long StoredNonDurable => Volatile.Read(ref _storedNonDurable);
+
+    public void SetPreviousRunAtRisk(long events) => Volatile.Write(ref _previousRunAtRisk, events);
 
     public void OnRejected(RejectReason reason, int count = 1) => Interlocked.Add(ref _rejected[(int)reason], count);
 

@@ -127,6 +127,16 @@ public sealed partial class LiveStats(
 
             json.WriteEndObject();
 
+            if (services.GetService<RunLedger>()?.Previous is { } previous)
+            {
+                json.WriteStartObject("previousRun");
+                json.WriteBoolean("clean", false);
+                json.WriteNumber("pid", previous.Pid);
+                json.WriteNumber("checkpointAt", previous.CheckpointAt.ToUnixTimeMilliseconds());
+                json.WriteNumber("atRiskEvents", previous.AtRisk);
+                json.WriteEndObject();
+            }
+
             json.WritePropertyName("aggregates");
             AggregatesApi.WriteCounts(json, aggregator.Snapshot(from: from - (from % 60)));
             json.WriteEndObject();

@@ -113,7 +113,7 @@ public sealed partial class BatchWorkers(
             aggregator.Add(batch.Span);
             await sink.WriteAsync(batch, CancellationToken.None);
             succeeded = true;
-            SettleAcks(batch.Span, failure: null);
+            metrics.OnStoredNonDurable(SettleAcks(batch.Span, failure: null));
         }
         catch (Exception ex)
         {
@@ -130,13 +130,19 @@ public sealed partial class BatchWorkers(
         }
     }
 
-    /// <summary>Answers the <c>?ack=durable</c> requests whose events were in this batch.</summary>
-    private static void SettleAcks(ReadOnlySpan<EventRecord> batch, Exception? failure)
+    /// <summary>Answers the <c>?ack=durable</c> requests whose events were in this batch; returns how many had none.</summary>
+    private static int SettleAcks(ReadOnlySpan<EventRecord> batch, Exception? failure)
     {
         DurableAck? current = null;
         var run = 0;
+        var withoutAck = 0;
         foreach (ref readonly var e in batch)
         {
+            if (e.Ack is null)
+            {
+                withoutAck++;
+            }
+
             if (e.Ack != current)
             {
                 Settle(current, run, failure);
@@ -148,6 +154,7 @@ public sealed partial class BatchWorkers(
         }
 
         Settle(current, run, failure);
+        return withoutAck;
 
         static void Settle(DurableAck? ack, int count, Exception? failure)
         {

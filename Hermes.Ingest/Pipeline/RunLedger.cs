@@ -1,0 +1,118 @@
+using System.Text.Json;
+using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Sinks.Postgres;
+
+namespace Hermes.Ingest.Pipeline;
+
+/// <summary>
+/// What a crash can cost, written down before it happens. Every 100 ms (and at a clean stop) Hermes records in
+/// <c>SPILL_DIR/run.json</c> how many events it has answered <c>202</c> and how many of those the sink has stored
+/// (committed or fsynced to the spill). On the next start, a ledger not marked clean means the process died
+/// (SIGKILL, OOM, power): Hermes logs exactly how many events were answered 202 but not yet stored at the last
+/// checkpoint (plus any accepted in the ≤ 100 ms after it), exports it as <c>hermes_previous_run_at_risk_events</c>,
+/// and shows it in <c>/stats</c>. <c>?ack=durable</c> events are never among them: they were stored before the
+/// answer. Only with a durable sink: the in-memory sink keeps nothing across restarts anyway.
+/// </summary>
+public sealed partial class RunLedger(IngestMetrics metrics, PostgresSinkOptions sinkOptions, TimeProvider time, ILogger<RunLedger> logger)
+    : BackgroundService
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+
+    private readonly string _path = Path.Combine(sinkOptions.SpillDirectory, "run.json");
+    private (long Accepted, long Stored) _written = (-1, -1);
+
+    /// <summary>The previous run's unclean-exit report, or null when it stopped cleanly (or there was none).</summary>
+    public PreviousRun? Previous { get; private set; }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(sinkOptions.SpillDirectory);
+        if (File.Exists(_path))
+        {
+            try
+            {
+                var last = JsonSerializer.Deserialize(File.ReadAllBytes(_path), RunLedgerJson.Default.LedgerEntry);
+                if (last is { Clean: false })
+                {
+                    Previous = new PreviousRun(last.Pid, DateTimeOffset.FromUnixTimeMilliseconds(last.UpdatedAtMs), Math.Max(0, last.Accepted - last.Stored));
+                    LogUnclean(logger, last.Pid, Previous.CheckpointAt, Previous.AtRisk, Interval.TotalMilliseconds);
+                }
+            }
+            catch (JsonException ex)
+            {
+                LogUnreadable(logger, _path, ex.Message);
+            }
+        }
+
+        metrics.SetPreviousRunAtRisk(Previous?.AtRisk ?? 0);
+        Write(clean: false);
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                Write(clean: false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+
+        // Registered before the workers, so stopped after them: everything accepted has been drained by now.
+        Write(clean: true);
+    }
+
+    private void Write(bool clean)
+    {
+        var now = (metrics.AcceptedNonDurable, metrics.StoredNonDurable);
+        if (!clean && now == _written)
+        {
+            return;
+        }
+
+        var entry = new LedgerEntry(Environment.ProcessId, time.GetUtcNow().ToUnixTimeMilliseconds(), now.AcceptedNonDurable, now.StoredNonDurable, clean);
+        var temporary = _path + ".tmp";
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
+            {
+                JsonSerializer.Serialize(file, entry, RunLedgerJson.Default.LedgerEntry);
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, _path, overwrite: true);
+            _written = now;
+        }
+        catch (IOException ex)
+        {
+            LogWriteFailed(logger, _path, ex.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The previous run (pid {Pid}) did not shut down cleanly. At its last checkpoint ({CheckpointAt:O}) {AtRisk} events had been answered 202 but not yet stored; they, and any answered in the {IntervalMs} ms after it, may be lost. Events answered 200 with ?ack=durable were stored before their answer; spilled batches are being replayed.")]
+    private static partial void LogUnclean(ILogger logger, int pid, DateTimeOffset checkpointAt, long atRisk, double intervalMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The run ledger {Path} could not be read ({Error}); the previous run's losses are unknown")]
+    private static partial void LogUnreadable(ILogger logger, string path, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write the run ledger {Path}: {Error}")]
+    private static partial void LogWriteFailed(ILogger logger, string path, string error);
+}
+
+/// <summary>An unclean previous run: when it last checkpointed and how many events answered 202 were not stored.</summary>
+public sealed record PreviousRun(int Pid, DateTimeOffset CheckpointAt, long AtRisk);
+
+public sealed record LedgerEntry(int Pid, long UpdatedAtMs, long Accepted, long Stored, bool Clean);
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(LedgerEntry))]
+internal sealed partial class RunLedgerJson : System.Text.Json.Serialization.JsonSerializerContext;
