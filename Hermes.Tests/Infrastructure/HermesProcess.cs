@@ -139,6 +139,20 @@ public sealed partial class HermesProcess : IAsyncDisposable
 
     public const int SIGTERM = 15;
 
+    /// <summary>The process's resident set size (VmRSS), in bytes.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
