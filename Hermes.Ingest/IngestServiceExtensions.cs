@@ -49,22 +49,19 @@ public static class IngestServiceExtensions
         services.AddSingleton<Security.ApiKeyRing>();
         services.AddSingleton<Security.ProducerRateLimiter>();
 
-        // DB_DSN or ConnectionStrings:hermesdb → PostgreSQL (with disk spill and replay); neither → in memory.
-        if (builder.AddPostgresSink(options))
-        {
-            // Before the workers: hosted services stop in reverse, so the ledger's clean mark follows the drain.
-            services.AddSingleton<RunLedger>();
-            services.AddHostedService(provider => provider.GetRequiredService<RunLedger>());
-        }
-        else
-        {
-            services.TryAddSingleton<IEventSink, MemorySink>();
-        }
-
+        // Before the workers: hosted services stop in reverse, so the ledger's clean mark follows their drain.
+        services.AddSingleton<RunLedger>();
+        services.AddHostedService(provider => provider.GetRequiredService<RunLedger>());
         services.AddHostedService<BatchWorkers>();
         services.AddHostedService<AggregateJanitor>();
         services.AddSingleton<LiveStats>();
         services.AddHostedService(provider => provider.GetRequiredService<LiveStats>());
+
+        // DB_DSN or ConnectionStrings:hermesdb → PostgreSQL (with disk spill and replay); neither → in memory.
+        if (!builder.AddPostgresSink(options))
+        {
+            services.TryAddSingleton<IEventSink, MemorySink>();
+        }
 
         services.AddHealthChecks().AddCheck<IntakeHealthCheck>("intake", tags: ["ready"]);
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter());

@@ -41,12 +41,12 @@ public sealed class BatchOutcome(int maxEvents) : IDisposable
         _events[Count++] = record;
     }
 
-    /// <summary>Ties every valid event to one <c>?ack=durable</c> request.</summary>
-    public void AttachAck(Pipeline.DurableAck ack)
+    /// <summary>Ties every valid event to its request's trace and durable promise.</summary>
+    public void AttachOrigin(Pipeline.EventOrigin origin)
     {
         foreach (ref var e in _events.AsSpan(0, Count))
         {
-            e = e with { Ack = ack };
+            e = e with { Origin = origin };
         }
     }
 

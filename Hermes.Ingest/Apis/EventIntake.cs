@@ -115,18 +115,15 @@ public sealed class EventIntake(
         }
 
         metrics.OnKeyAccepted(producer, 1);
-        if (durable)
+        var origin = EventOrigin.For(1, durable);
+        queue.Enqueue(origin is null ? record : record with { Origin = origin });
+        metrics.OnAccepted(1);
+        if (origin is { IsDurable: true })
         {
-            var ack = new DurableAck(1);
-            queue.Enqueue(record with { Ack = ack });
-            metrics.OnAccepted(1);
             metrics.OnAcceptedDurable(1);
-            await AnswerDurableAsync(context, ack, 1, outcome: null);
+            await AnswerDurableAsync(context, origin, 1, outcome: null);
             return;
         }
-
-        queue.Enqueue(record);
-        metrics.OnAccepted(1);
 
         var response = context.Response;
         response.StatusCode = StatusCodes.Status202Accepted;
@@ -263,20 +260,20 @@ public sealed class EventIntake(
             }
 
             metrics.OnKeyAccepted(producer, outcome.Count);
-
-            if (durable)
+            var origin = EventOrigin.For(outcome.Count, durable);
+            if (origin is not null)
             {
-                var ack = new DurableAck(outcome.Count);
-                outcome.AttachAck(ack);
-                queue.Enqueue(outcome.Events);
-                metrics.OnAccepted(outcome.Count);
-                metrics.OnAcceptedDurable(outcome.Count);
-                await AnswerDurableAsync(context, ack, outcome.Count, outcome);
-                return;
+                outcome.AttachOrigin(origin);
             }
 
             queue.Enqueue(outcome.Events);
             metrics.OnAccepted(outcome.Count);
+            if (origin is { IsDurable: true })
+            {
+                metrics.OnAcceptedDurable(outcome.Count);
+                await AnswerDurableAsync(context, origin, outcome.Count, outcome);
+                return;
+            }
 
             var response = context.Response;
             response.StatusCode = StatusCodes.Status202Accepted;
@@ -378,7 +375,7 @@ public sealed class EventIntake(
     }
 
     /// <summary>Waits for the sink, then answers 200 (stored) or 503 (not stored: resend; ids make that safe).</summary>
-    private async Task AnswerDurableAsync(HttpContext context, DurableAck ack, int count, BatchOutcome? outcome)
+    private async Task AnswerDurableAsync(HttpContext context, EventOrigin ack, int count, BatchOutcome? outcome)
     {
         queue.Expedite();
         try

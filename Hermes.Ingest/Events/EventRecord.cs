@@ -11,7 +11,7 @@ namespace Hermes.Ingest.Events;
 /// <param name="Timestamp">Event time, Unix seconds.</param>
 /// <param name="Payload">The payload object's JSON text as sent, or null.</param>
 /// <param name="ReceivedAtMs">When Hermes accepted it, Unix milliseconds.</param>
-/// <param name="Ack">The <c>?ack=durable</c> request waiting for this event to be written, or null.</param>
+/// <param name="Origin">The request's trace and <c>?ack=durable</c> promise, or null when it had neither.</param>
 public readonly record struct EventRecord(
     string Id,
     string UserId,
@@ -19,7 +19,7 @@ public readonly record struct EventRecord(
     long Timestamp,
     string? Payload,
     long ReceivedAtMs,
-    Pipeline.DurableAck? Ack = null)
+    Pipeline.EventOrigin? Origin = null)
 {
     /// <summary>Unix second at the start of the event's minute: 1700000000 → 1699999980.</summary>
     public long Minute => Timestamp - (Timestamp % 60);

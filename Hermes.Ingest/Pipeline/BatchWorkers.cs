@@ -100,7 +100,7 @@ public sealed partial class BatchWorkers(
 
     private async ValueTask FlushAsync(EventRecord[] buffer, int count)
     {
-        using var activity = Tracing.StartActivity("hermes.flush");
+        using var activity = StartFlushActivity(buffer.AsSpan(0, count));
         activity?.SetTag("hermes.batch.size", count);
         activity?.SetTag("hermes.sink", sink.Name);
 
@@ -130,23 +130,24 @@ public sealed partial class BatchWorkers(
         }
     }
 
-    /// <summary>Answers the <c>?ack=durable</c> requests whose events were in this batch; returns how many had none.</summary>
+    /// <summary>Answers the <c>?ack=durable</c> requests whose events were in this batch; returns how many were not durable.</summary>
     private static int SettleAcks(ReadOnlySpan<EventRecord> batch, Exception? failure)
     {
-        DurableAck? current = null;
+        EventOrigin? current = null;
         var run = 0;
-        var withoutAck = 0;
+        var notDurable = 0;
         foreach (ref readonly var e in batch)
         {
-            if (e.Ack is null)
+            if (e.Origin is not { IsDurable: true })
             {
-                withoutAck++;
+                notDurable++;
+                continue;
             }
 
-            if (e.Ack != current)
+            if (e.Origin != current)
             {
                 Settle(current, run, failure);
-                current = e.Ack;
+                current = e.Origin;
                 run = 0;
             }
 
@@ -154,28 +155,63 @@ public sealed partial class BatchWorkers(
         }
 
         Settle(current, run, failure);
-        return withoutAck;
+        return notDurable;
 
-        static void Settle(DurableAck? ack, int count, Exception? failure)
+        static void Settle(EventOrigin? origin, int count, Exception? failure)
         {
-            if (ack is null)
+            if (origin is null)
             {
                 return;
             }
 
             if (failure is null)
             {
-                ack.Written(count);
+                origin.Written(count);
             }
             else
             {
-                ack.Failed(failure);
+                origin.Failed(failure);
             }
         }
     }
 
+    /// <summary>
+    /// The flush span joins the trace of the first request in the batch (so POST → hermes.flush → COPY reads as one
+    /// trace) and links the others, up to 32. Only worked out when someone listens.
+    /// </summary>
+    private static Activity? StartFlushActivity(ReadOnlySpan<EventRecord> batch)
+    {
+        if (!Tracing.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityContext parent = default;
+        List<ActivityLink>? links = null;
+        EventOrigin? previous = null;
+        foreach (ref readonly var e in batch)
+        {
+            if (e.Origin is not { } origin || origin == previous || origin.Trace == default)
+            {
+                continue;
+            }
+
+            previous = origin;
+            if (parent == default)
+            {
+                parent = origin.Trace;
+            }
+            else if ((links ??= []).Count < 32 && origin.Trace != parent)
+            {
+                links.Add(new ActivityLink(origin.Trace));
+            }
+        }
+
+        return Tracing.StartActivity("hermes.flush", ActivityKind.Internal, parent, links: links);
+    }
+
     /// <summary>A partial batch is due once the head of the queue has waited FLUSH_INTERVAL.</summary>
-    private bool IsOldestDue() => UntilOldestIsDue() == TimeSpan.Zero;
+    private bool IsOldestDue() => queue.IsExpedited || UntilOldestIsDue() == TimeSpan.Zero;
 
     private TimeSpan UntilOldestIsDue()
     {

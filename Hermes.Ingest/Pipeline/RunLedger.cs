@@ -13,12 +13,13 @@ namespace Hermes.Ingest.Pipeline;
 /// and shows it in <c>/stats</c>. <c>?ack=durable</c> events are never among them: they were stored before the
 /// answer. Only with a durable sink: the in-memory sink keeps nothing across restarts anyway.
 /// </summary>
-public sealed partial class RunLedger(IngestMetrics metrics, PostgresSinkOptions sinkOptions, TimeProvider time, ILogger<RunLedger> logger)
+public sealed partial class RunLedger(IngestMetrics metrics, IServiceProvider services, TimeProvider time, ILogger<RunLedger> logger)
     : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
-    private readonly string _path = Path.Combine(sinkOptions.SpillDirectory, "run.json");
+    // Registered always (before the workers, so it stops after their drain); inert without a durable sink.
+    private readonly string? _path = services.GetService<PostgresSinkOptions>() is { } sink ? Path.Combine(sink.SpillDirectory, "run.json") : null;
     private (long Accepted, long Stored) _written = (-1, -1);
 
     /// <summary>The previous run's unclean-exit report, or null when it stopped cleanly (or there was none).</summary>
@@ -26,7 +27,12 @@ public sealed partial class RunLedger(IngestMetrics metrics, PostgresSinkOptions
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(sinkOptions.SpillDirectory);
+        if (_path is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
         if (File.Exists(_path))
         {
             try
@@ -66,14 +72,25 @@ public sealed partial class RunLedger(IngestMetrics metrics, PostgresSinkOptions
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_path is null)
+        {
+            return;
+        }
+
         await base.StopAsync(cancellationToken);
 
-        // Registered before the workers, so stopped after them: everything accepted has been drained by now.
-        Write(clean: true);
+        // Stopped after the workers. Clean only if their drain stored everything answered 202: a drain cut short
+        // by SHUTDOWN_TIMEOUT leaves the count at risk for the next start to report.
+        Write(clean: metrics.AcceptedNonDurable == metrics.StoredNonDurable);
     }
 
     private void Write(bool clean)
     {
+        if (_path is null)
+        {
+            return;
+        }
+
         var now = (metrics.AcceptedNonDurable, metrics.StoredNonDurable);
         if (!clean && now == _written)
         {

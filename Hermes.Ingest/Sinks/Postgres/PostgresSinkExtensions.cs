@@ -9,7 +9,7 @@ public static class PostgresSinkExtensions
     /// Registers the Postgres sink, its spill and replayer, when <c>DB_DSN</c> or <c>ConnectionStrings:hermesdb</c>
     /// is set. Returns false (registering nothing) when neither is, so the caller keeps the in-memory sink.
     /// Call after the pipeline's own hosted services: the host stops services in reverse order, so replay stops
-    /// before the workers drain into the sink.
+    /// before the workers drain into the sink (the run ledger, registered before the workers, stops after them).
     /// </summary>
     public static bool AddPostgresSink(this WebApplicationBuilder builder, IngestOptions ingest)
     {
@@ -32,6 +32,9 @@ public static class PostgresSinkExtensions
                 // Aspire's check turns /health red while the database is down; Hermes stays ready while it can
                 // spill, which PostgresHealthCheck reports instead.
                 settings.DisableHealthChecks = true;
+
+                // Like ServiceDefaults: spans only when someone can read them (OTLP configured).
+                settings.DisableTracing = string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
             },
             dataSource =>
             {
