@@ -27,8 +27,6 @@ public sealed partial class BatchWorkers(
     TimeProvider time,
     ILogger<BatchWorkers> logger) : BackgroundService
 {
-    private static readonly ActivitySource Tracing = new(HermesTelemetry.ActivitySourceName);
-
     private long _stopRequestedTimestamp;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -181,7 +179,7 @@ public sealed partial class BatchWorkers(
     /// </summary>
     private static Activity? StartFlushActivity(ReadOnlySpan<EventRecord> batch)
     {
-        if (!Tracing.HasListeners())
+        if (!IngestTracing.Source.HasListeners())
         {
             return null;
         }
@@ -207,7 +205,7 @@ public sealed partial class BatchWorkers(
             }
         }
 
-        return Tracing.StartActivity("hermes.flush", ActivityKind.Internal, parent, links: links);
+        return IngestTracing.Source.StartActivity("hermes.flush", ActivityKind.Internal, parent, links: links);
     }
 
     /// <summary>A partial batch is due once the head of the queue has waited FLUSH_INTERVAL.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Hermes.Ingest.Diagnostics;
 
 namespace Hermes.Ingest.Pipeline;
 
@@ -34,7 +35,13 @@ public sealed class EventOrigin(int events, bool durable, ActivityContext trace)
     /// <summary>Some of this request's events could not be written; the request fails whatever happens to the rest.</summary>
     public void Failed(Exception reason) => _done?.TrySetException(reason);
 
-    /// <summary>An origin for a request, or null when there is nothing to carry (not durable, not traced).</summary>
-    public static EventOrigin? For(int events, bool durable) =>
-        durable || Activity.Current is not null ? new EventOrigin(events, durable, Activity.Current?.Context ?? default) : null;
+    /// <summary>
+    /// An origin for a request, or null when there is nothing to carry: not durable, and nobody listening for the flush
+    /// span (ASP.NET starts a request Activity for log correlation even then, so Activity.Current alone is no signal).
+    /// </summary>
+    public static EventOrigin? For(int events, bool durable)
+    {
+        var trace = IngestTracing.Source.HasListeners() ? Activity.Current?.Context ?? default : default;
+        return durable || trace != default ? new EventOrigin(events, durable, trace) : null;
+    }
 }
