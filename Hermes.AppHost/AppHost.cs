@@ -22,7 +22,7 @@ var ingest = builder.AddProject<Projects.Hermes_Ingest>("ingest")
     // Producers outside the environment post events; in Azure Container Apps this is the public ingress.
     .WithExternalHttpEndpoints();
 
-builder.AddProject<Projects.Hermes_Dashboard>("dashboard")
+var dashboard = builder.AddProject<Projects.Hermes_Dashboard>("dashboard")
     // Service discovery: the dashboard calls https+http://ingest, which this resolves to ingest's endpoint.
     .WithReference(ingest)
     // Its live feed subscribes to ingest at start; starting earlier would only log connection retries.
@@ -30,6 +30,22 @@ builder.AddProject<Projects.Hermes_Dashboard>("dashboard")
     .WithHttpHealthCheck("/health")
     // People open it in a browser, so it is public like ingest.
     .WithExternalHttpEndpoints();
+
+// Producer and read keys as secret parameters: always in deployments (internet-facing), in local runs only when
+// configured (Parameters:api-keys, Parameters:read-api-key), so `dotnet run` works without any.
+var deploying = builder.ExecutionContext.IsPublishMode;
+if (deploying || builder.Configuration["Parameters:api-keys"] is not null)
+{
+    ingest.WithEnvironment("API_KEYS", builder.AddParameter("api-keys", secret: true));
+}
+
+if (deploying || builder.Configuration["Parameters:read-api-key"] is not null)
+{
+    var readKey = builder.AddParameter("read-api-key", secret: true);
+    // Ingest labels the key "dashboard" in its metrics; the dashboard's server side sends it, the browser never sees it.
+    ingest.WithEnvironment("READ_API_KEYS", ReferenceExpression.Create($"dashboard:{readKey}"));
+    dashboard.WithEnvironment("INGEST_API_KEY", readKey);
+}
 
 var app = builder.Build();
 app.LogPostgresSource(postgres, replicas);

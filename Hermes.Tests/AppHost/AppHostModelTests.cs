@@ -51,6 +51,21 @@ public sealed class AppHostModelTests
         Assert.DoesNotContain(ingest.Annotations.OfType<WaitAnnotation>(), w => w.Resource.Name.StartsWith("postgres", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Api_keys_are_secret_parameters_only_when_configured_for_a_local_run(bool configured)
+    {
+        string[] args = ["--Hermes:Postgres:Source=external", "--ConnectionStrings:hermesdb=Host=db;Database=hermes"];
+        using var builder = await CreateAsync(configured
+            ? [.. args, "--Parameters:api-keys=mobile:0123456789abcdef0123", "--Parameters:read-api-key=reader-0123456789abcdef"]
+            : args);
+
+        var parameters = builder.Resources.OfType<ParameterResource>().Where(p => p.Name.Contains("api-key", StringComparison.Ordinal)).ToList();
+        Assert.Equal(configured ? 2 : 0, parameters.Count);
+        Assert.All(parameters, p => Assert.True(p.Secret, p.Name));
+    }
+
     [Fact]
     public async Task Ingest_replicas_come_from_configuration()
     {

@@ -45,6 +45,16 @@ public sealed class ManifestTests
             Assert.False(ingestEnv.TryGetProperty("SPILL_DIR", out _), "each container has its own disk; SPILL_DIR is for local replicas only");
             Assert.Equal("{ingest.bindings.http.url}", resources.GetProperty("dashboard").GetProperty("env").GetProperty("services__ingest__http__0").GetString());
 
+            // Deployments are internet-facing: producer and read keys are secret parameters, wired to both projects.
+            foreach (var secret in new[] { "api-keys", "read-api-key" })
+            {
+                Assert.True(resources.GetProperty(secret).GetProperty("inputs").GetProperty("value").GetProperty("secret").GetBoolean(), secret);
+            }
+
+            Assert.Equal("{api-keys.value}", ingestEnv.GetProperty("API_KEYS").GetString());
+            Assert.Equal("dashboard:{read-api-key.value}", ingestEnv.GetProperty("READ_API_KEYS").GetString());
+            Assert.Equal("{read-api-key.value}", resources.GetProperty("dashboard").GetProperty("env").GetProperty("INGEST_API_KEY").GetString());
+
             // The machine-local PostgreSQL never reaches deploy output.
             var names = resources.EnumerateObject().Select(r => r.Name).ToList();
             Assert.DoesNotContain("postgres-init", names);
