@@ -32,7 +32,11 @@ public sealed class PostgresServer : IAsyncDisposable
     public string ConnectionString(string database = "postgres") =>
         $"Host=127.0.0.1;Port={Port};Username=postgres;Database={database};Timeout=5";
 
-    public static async Task<PostgresServer> StartAsync()
+    /// <param name="durable">
+    /// Keep PostgreSQL's durability (synchronous_commit and fsync on) for tests that crash the server: with them off,
+    /// an acknowledged commit can vanish in an immediate shutdown, which is the test setup's loss, not Hermes's.
+    /// </param>
+    public static async Task<PostgresServer> StartAsync(bool durable = false)
     {
         if (!File.Exists(Path.Combine(BinDirectory, "postgres")))
         {
@@ -42,12 +46,16 @@ public sealed class PostgresServer : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), "hermes-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
         await RunAsync("chown", "postgres:postgres", directory);
-        var server = new PostgresServer(directory, FreePort());
+        var server = new PostgresServer(directory, FreePort()) { _durable = durable };
         await RunAsync("setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", Path.Combine(BinDirectory, "initdb"),
             "-D", server.DataDirectory, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync");
         await server.StartAsync(TimeSpan.FromSeconds(30));
         return server;
     }
+
+    private bool _durable;
+
+    private static string OnOff(bool on) => on ? "on" : "off";
 
     private string DataDirectory => Path.Combine(_directory, "data");
 
@@ -69,8 +77,8 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             "--reuid=postgres", "--regid=postgres", "--init-groups", Path.Combine(BinDirectory, "postgres"),
             "-D", DataDirectory, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "-k", _directory, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB",
+            "-k", _directory, "-c", "listen_addresses=127.0.0.1", "-c", $"fsync={OnOff(_durable)}", "-c", $"synchronous_commit={OnOff(_durable)}",
+            "-c", $"full_page_writes={OnOff(_durable)}", "-c", "max_connections=200", "-c", "shared_buffers=64MB",
         })
         {
             info.ArgumentList.Add(arg);
@@ -109,6 +117,25 @@ public sealed class PostgresServer : IAsyncDisposable
         if (!_server.HasExited)
         {
             await RunAsync("kill", "-INT", _server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await _server.WaitForExitAsync(cts.Token);
+        }
+
+        _server.Dispose();
+        _server = null;
+    }
+
+    /// <summary>Kills the server the way a crash does (SIGQUIT: immediate shutdown, no checkpoint, recovery on restart).</summary>
+    public async Task KillAsync()
+    {
+        if (_server is null)
+        {
+            return;
+        }
+
+        if (!_server.HasExited)
+        {
+            await RunAsync("kill", "-QUIT", _server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await _server.WaitForExitAsync(cts.Token);
         }
