@@ -1,0 +1,69 @@
+using System.Net;
+using Hermes.Tests.Infrastructure;
+
+namespace Hermes.Tests.Hostile;
+
+/// <summary>Hostile bodies the validation matrix does not already cover, each with its precise 4xx.</summary>
+public sealed class HostileBodyTests : IAsyncLifetime
+{
+    private readonly HermesFactory _hermes = new(new() { ["MAX_JSON_DEPTH"] = "16" });
+    private HttpClient _client = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        _client = _hermes.Start();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => _hermes.DisposeAsync();
+
+    [Fact]
+    public async Task Nesting_deeper_than_the_limit_is_refused_with_400_naming_the_depth()
+    {
+        var deep = new string('[', 40) + new string(']', 40);
+        var body = Events.Json("deep", payload: "{\"k\":" + deep + "}");
+
+        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("depth", (await response.ReadJsonAsync()).GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Deep_line_in_ndjson_is_rejected_by_index_while_the_others_are_accepted()
+    {
+        var deep = Events.Json("deep", payload: "{\"k\":" + new string('[', 40) + new string(']', 40) + "}");
+
+        var response = await _client.PostAsync("/events/batch", Events.Ndjson([Events.Json("ok-1"), deep, Events.Json("ok-2")]), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var json = await response.ReadJsonAsync();
+        Assert.Equal(2, json.GetProperty("accepted").GetInt32());
+        Assert.Equal(1, Assert.Single(json.GetProperty("rejected").EnumerateArray()).GetProperty("index").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("253402300800")]                 // 10000-01-01T00:00:00Z
+    [InlineData("9223372036854775807")]
+    [InlineData("1e10")]
+    [InlineData("-0.0")]
+    public async Task Timestamps_beyond_year_9999_or_not_integers_are_refused(string timestamp)
+    {
+        var body = $$"""{"id":"ts","user_id":"u","type":"song_played","timestamp":{{timestamp}}}""";
+
+        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("timestamp", (await response.ReadJsonAsync()).GetProperty("field").GetString());
+    }
+
+    [Fact]
+    public async Task A_huge_string_in_an_ignored_field_is_bounded_by_the_body_limit()
+    {
+        var body = $$"""{"id":"big","user_id":"u","type":"song_played","timestamp":1700000000,"extra":"{{new string('x', 70_000)}}"}""";
+
+        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+}
