@@ -275,18 +275,7 @@ public sealed class EventIntake(
                 return;
             }
 
-            var response = context.Response;
-            response.StatusCode = StatusCodes.Status202Accepted;
-            response.ContentType = "application/json";
-            using (var json = new Utf8JsonWriter(response.BodyWriter, Problem.WriterOptions))
-            {
-                json.WriteStartObject();
-                json.WriteNumber("accepted"u8, outcome.Count);
-                outcome.WriteRejected(json);
-                json.WriteEndObject();
-            }
-
-            await response.BodyWriter.FlushAsync(context.RequestAborted);
+            await WriteAcceptedAsync(context, StatusCodes.Status202Accepted, outcome.Count, durable: false, outcome);
         }
         finally
         {
@@ -395,19 +384,25 @@ public sealed class EventIntake(
             return;
         }
 
+        await WriteAcceptedAsync(context, StatusCodes.Status200OK, count, durable: true, outcome);
+    }
+
+    /// <summary><c>{"accepted": N, "durable": true?, "rejected": [...]?}</c> with the given status.</summary>
+    private static async Task WriteAcceptedAsync(HttpContext context, int status, int count, bool durable, BatchOutcome? outcome)
+    {
         var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
+        response.StatusCode = status;
         response.ContentType = "application/json";
         using (var json = new Utf8JsonWriter(response.BodyWriter, Problem.WriterOptions))
         {
             json.WriteStartObject();
             json.WriteNumber("accepted"u8, count);
-            json.WriteBoolean("durable"u8, true);
-            if (outcome is not null)
+            if (durable)
             {
-                outcome.WriteRejected(json);
+                json.WriteBoolean("durable"u8, true);
             }
 
+            outcome?.WriteRejected(json);
             json.WriteEndObject();
         }
 

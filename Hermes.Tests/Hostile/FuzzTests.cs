@@ -10,7 +10,7 @@ namespace Hermes.Tests.Hostile;
 /// Mutates valid events and batches (seeded, so a failure replays) and sends thousands of them: every answer must
 /// be 2xx or a 4xx, never a 5xx, and Hermes must still be healthy and accepting afterwards.
 /// </summary>
-public sealed class FuzzTests : IAsyncLifetime
+public sealed class FuzzTests() : HermesTest(new() { ["MAX_EVENT_BYTES"] = "65536", ["MAX_BATCH_EVENTS"] = "200" })
 {
     private const int Cases = 3_000;
 
@@ -22,17 +22,6 @@ public sealed class FuzzTests : IAsyncLifetime
     ];
 
     private static readonly byte[][] RawBytes = [[0xFF], [0xC3, 0x28], [0xED, 0xA0, 0x80], [0xF8, 0x88, 0x80, 0x80, 0x80], [0xE2, 0x82]];
-
-    private readonly HermesFactory _hermes = new(new() { ["MAX_EVENT_BYTES"] = "65536", ["MAX_BATCH_EVENTS"] = "200" });
-    private HttpClient _client = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        _client = _hermes.Start();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _hermes.DisposeAsync();
 
     private static readonly Gen<byte[]> Mutated =
         from seed in Gen.Int[0, 1_000_000]
@@ -61,7 +50,7 @@ public sealed class FuzzTests : IAsyncLifetime
             };
             using var content = new ByteArrayContent(body, 1, body.Length - 1);
             content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
-            using var response = await _client.PostAsync(path, content);
+            using var response = await Client.PostAsync(path, content);
             var status = (int)response.StatusCode;
             lock (statuses)
             {
@@ -78,8 +67,8 @@ public sealed class FuzzTests : IAsyncLifetime
         // Both outcomes must occur, or the generator is not exercising anything.
         Assert.Contains(statuses.Keys, s => s is 202);
         Assert.Contains(statuses.Keys, s => s is 400);
-        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/health", TestContext.Current.CancellationToken)).StatusCode);
-        var after = await _client.PostAsync("/events", Events.Body(Events.Json("after-fuzz")), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync("/health", TestContext.Current.CancellationToken)).StatusCode);
+        var after = await Client.PostAsync("/events", Events.Body(Events.Json("after-fuzz")), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.Accepted, after.StatusCode);
     }
 

@@ -4,26 +4,15 @@ using Hermes.Tests.Infrastructure;
 namespace Hermes.Tests.Hostile;
 
 /// <summary>Hostile bodies the validation matrix does not already cover, each with its precise 4xx.</summary>
-public sealed class HostileBodyTests : IAsyncLifetime
+public sealed class HostileBodyTests() : HermesTest(new() { ["MAX_JSON_DEPTH"] = "16" })
 {
-    private readonly HermesFactory _hermes = new(new() { ["MAX_JSON_DEPTH"] = "16" });
-    private HttpClient _client = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        _client = _hermes.Start();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _hermes.DisposeAsync();
-
     [Fact]
     public async Task Nesting_deeper_than_the_limit_is_refused_with_400_naming_the_depth()
     {
         var deep = new string('[', 40) + new string(']', 40);
         var body = Events.Json("deep", payload: "{\"k\":" + deep + "}");
 
-        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("depth", (await response.ReadJsonAsync()).GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
@@ -34,7 +23,7 @@ public sealed class HostileBodyTests : IAsyncLifetime
     {
         var deep = Events.Json("deep", payload: "{\"k\":" + new string('[', 40) + new string(']', 40) + "}");
 
-        var response = await _client.PostAsync("/events/batch", Events.Ndjson([Events.Json("ok-1"), deep, Events.Json("ok-2")]), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", Events.Ndjson([Events.Json("ok-1"), deep, Events.Json("ok-2")]), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var json = await response.ReadJsonAsync();
@@ -51,7 +40,7 @@ public sealed class HostileBodyTests : IAsyncLifetime
     {
         var body = $$"""{"id":"ts","user_id":"u","type":"song_played","timestamp":{{timestamp}}}""";
 
-        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("timestamp", (await response.ReadJsonAsync()).GetProperty("field").GetString());
@@ -62,7 +51,7 @@ public sealed class HostileBodyTests : IAsyncLifetime
     {
         var body = $$"""{"id":"big","user_id":"u","type":"song_played","timestamp":1700000000,"extra":"{{new string('x', 70_000)}}"}""";
 
-        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
     }

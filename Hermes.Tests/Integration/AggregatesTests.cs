@@ -3,19 +3,8 @@ using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Integration;
 
-public sealed class AggregatesTests : IAsyncLifetime
+public sealed class AggregatesTests() : HermesTest(new() { ["FLUSH_INTERVAL"] = "10ms" })
 {
-    private readonly HermesFactory _hermes = new(new() { ["FLUSH_INTERVAL"] = "10ms" });
-    private HttpClient _client = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        _client = _hermes.Start();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _hermes.DisposeAsync();
-
     [Fact]
     public async Task Concurrent_producers_are_counted_exactly_per_type_and_minute()
     {
@@ -28,18 +17,18 @@ public sealed class AggregatesTests : IAsyncLifetime
             {
                 var events = Enumerable.Range(0, EventsPerRequest)
                     .Select(i => Events.Json($"{p}-{r}-{i}", type: types[i % 4], timestamp: 1_700_000_000 + (60 * (i % 3))));
-                var response = await _client.PostAsync("/events/batch", Events.Ndjson(events));
+                var response = await Client.PostAsync("/events/batch", Events.Ndjson(events));
                 Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
             }
 
             // Singles interleaved with batches.
-            var single = await _client.PostAsync("/events", Events.Body(Events.Json($"single-{p}", type: "ad_clicked")));
+            var single = await Client.PostAsync("/events", Events.Body(Events.Json($"single-{p}", type: "ad_clicked")));
             Assert.Equal(HttpStatusCode.Accepted, single.StatusCode);
         }));
 
         const long Total = (Producers * RequestsEach * EventsPerRequest) + Producers;
         var json = await Events.Eventually(
-            async () => await (await _client.GetAsync("/aggregates")).ReadJsonAsync(),
+            async () => await (await Client.GetAsync("/aggregates")).ReadJsonAsync(),
             j => j.EnumerateObject().Sum(p => p.Value.GetInt64()) == Total);
 
         Assert.Equal(Total, json.EnumerateObject().Sum(p => p.Value.GetInt64()));
@@ -50,16 +39,16 @@ public sealed class AggregatesTests : IAsyncLifetime
     [Fact]
     public async Task Aggregates_can_be_filtered_by_type_and_time()
     {
-        await _client.PostAsync("/events/batch", Events.Array([
+        await Client.PostAsync("/events/batch", Events.Array([
             Events.Json("f-1", type: "trip_started", timestamp: 1_700_000_000),
             Events.Json("f-2", type: "trip_started", timestamp: 1_700_000_100),
             Events.Json("f-3", type: "song_played", timestamp: 1_700_000_100),
         ]), TestContext.Current.CancellationToken);
         await Events.Eventually(
-            async () => await (await _client.GetAsync("/aggregates")).ReadJsonAsync(),
+            async () => await (await Client.GetAsync("/aggregates")).ReadJsonAsync(),
             j => j.EnumerateObject().Count() == 3);
 
-        var json = await (await _client.GetAsync("/aggregates?type=trip_started&from=1700000040&to=1700000100", TestContext.Current.CancellationToken)).ReadJsonAsync();
+        var json = await (await Client.GetAsync("/aggregates?type=trip_started&from=1700000040&to=1700000100", TestContext.Current.CancellationToken)).ReadJsonAsync();
 
         var only = Assert.Single(json.EnumerateObject());
         Assert.Equal("trip_started:1700000100", only.Name);
@@ -72,7 +61,7 @@ public sealed class AggregatesTests : IAsyncLifetime
     [InlineData("?to=-5", "to")]
     public async Task Bad_filters_are_refused_with_400_naming_the_parameter(string query, string field)
     {
-        var response = await _client.GetAsync("/aggregates" + query, TestContext.Current.CancellationToken);
+        var response = await Client.GetAsync("/aggregates" + query, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(field, (await response.ReadJsonAsync()).GetProperty("field").GetString());

@@ -7,26 +7,14 @@ using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Integration;
 
-public sealed class BatchTests : IAsyncLifetime
-{
-    private readonly HermesFactory _hermes = new(new()
+public sealed class BatchTests() : HermesTest(new()
     {
         ["MAX_BATCH_EVENTS"] = "100",
         ["MAX_BATCH_BYTES"] = "65536",
         ["MAX_INFLATED_BYTES"] = "200000",
         ["MAX_EVENT_BYTES"] = "1024",
-    });
-
-    private HttpClient _client = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        _client = _hermes.Start();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _hermes.DisposeAsync();
-
+    })
+{
     [Fact]
     public async Task Batch_with_bad_events_accepts_the_others_and_names_each_rejected_index()
     {
@@ -38,7 +26,7 @@ public sealed class BatchTests : IAsyncLifetime
             Events.Json("b-4", timestamp: -5),
         ]);
 
-        var response = await _client.PostAsync("/events/batch", body, TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", body, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var json = await response.ReadJsonAsync();
@@ -46,7 +34,7 @@ public sealed class BatchTests : IAsyncLifetime
         var rejected = json.GetProperty("rejected").EnumerateArray().Select(r => (r.GetProperty("index").GetInt32(), r.GetProperty("field").GetString())).ToList();
         Assert.Equal([(1, "type"), (3, "event"), (4, "timestamp")], rejected);
         var aggregates = await Events.Eventually(
-            async () => await (await _client.GetAsync("/aggregates")).ReadJsonAsync(),
+            async () => await (await Client.GetAsync("/aggregates")).ReadJsonAsync(),
             j => j.TryGetProperty("ad_clicked:1699999980", out _));
         Assert.Equal(1, aggregates.GetProperty("song_played:1699999980").GetInt64());
         Assert.Equal(1, aggregates.GetProperty("ad_clicked:1699999980").GetInt64());
@@ -57,7 +45,7 @@ public sealed class BatchTests : IAsyncLifetime
     {
         var body = Events.Ndjson([Events.Json("n-0"), "", "{broken", Events.Json("n-2", type: "trip_started") + "\r", "   "]);
 
-        var response = await _client.PostAsync("/events/batch", body, TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", body, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var json = await response.ReadJsonAsync();
@@ -73,7 +61,7 @@ public sealed class BatchTests : IAsyncLifetime
         var big = Events.Json("huge", payload: $$"""{"k":"{{new string('x', 2000)}}"}""");
         var body = Events.Ndjson([Events.Json("ok"), big]);
 
-        var response = await _client.PostAsync("/events/batch", body, TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", body, TestContext.Current.CancellationToken);
 
         var json = await response.ReadJsonAsync();
         Assert.Equal(1, json.GetProperty("accepted").GetInt32());
@@ -88,7 +76,7 @@ public sealed class BatchTests : IAsyncLifetime
         var events = Enumerable.Range(0, 50).Select(i => Events.Json($"gz-{i}", type: "location_update")).ToList();
         var content = Gzip(string.Join('\n', events), "application/x-ndjson");
 
-        var response = await _client.PostAsync("/events/batch", content, TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", content, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Equal(50, (await response.ReadJsonAsync()).GetProperty("accepted").GetInt32());
@@ -101,7 +89,7 @@ public sealed class BatchTests : IAsyncLifetime
         var content = Gzip("[" + new string(' ', 10_000_000) + "]", "application/json");
         Assert.True(content.Headers.ContentLength < 65536);
 
-        var response = await _client.PostAsync("/events/batch", content, TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", content, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("MAX_INFLATED_BYTES", (await response.ReadJsonAsync()).GetProperty("detail").GetString());
@@ -113,7 +101,7 @@ public sealed class BatchTests : IAsyncLifetime
         var content = Events.Body("this is not gzip");
         content.Headers.ContentEncoding.Add("gzip");
 
-        var response = await _client.PostAsync("/events/batch", content, TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", content, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
@@ -124,7 +112,7 @@ public sealed class BatchTests : IAsyncLifetime
         var content = Events.Array([Events.Json("br")]);
         content.Headers.ContentEncoding.Add("br");
 
-        var response = await _client.PostAsync("/events/batch", content, TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", content, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
     }
@@ -134,11 +122,11 @@ public sealed class BatchTests : IAsyncLifetime
     {
         var events = Enumerable.Range(0, 101).Select(i => Events.Json($"many-{i}"));
 
-        var response = await _client.PostAsync("/events/batch", Events.Ndjson(events), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", Events.Ndjson(events), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("MAX_BATCH_EVENTS", (await response.ReadJsonAsync()).GetProperty("detail").GetString());
-        Assert.Equal(0, _hermes.Service<EventQueue>().DequeuedTotal + _hermes.Service<EventQueue>().Length);
+        Assert.Equal(0, Hermes.Service<EventQueue>().DequeuedTotal + Hermes.Service<EventQueue>().Length);
     }
 
     [Fact]
@@ -146,7 +134,7 @@ public sealed class BatchTests : IAsyncLifetime
     {
         var body = Events.Body("[" + new string(' ', 70_000) + "]");
 
-        var response = await _client.PostAsync("/events/batch", body, TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", body, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
     }
@@ -159,7 +147,7 @@ public sealed class BatchTests : IAsyncLifetime
         var request = new HttpRequestMessage(HttpMethod.Post, "/events/batch") { Content = body };
         request.Headers.TransferEncodingChunked = true;
 
-        var response = await _client.SendAsync(request, TestContext.Current.CancellationToken);
+        var response = await Client.SendAsync(request, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
     }
@@ -170,7 +158,7 @@ public sealed class BatchTests : IAsyncLifetime
     [InlineData("[] []")]
     public async Task Malformed_json_array_is_refused_whole_with_400(string body)
     {
-        var response = await _client.PostAsync("/events/batch", Events.Body(body), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("json", (await response.ReadJsonAsync()).GetProperty("rule").GetString());
@@ -179,7 +167,7 @@ public sealed class BatchTests : IAsyncLifetime
     [Fact]
     public async Task Batch_where_every_event_is_invalid_is_refused_with_400_listing_each()
     {
-        var response = await _client.PostAsync("/events/batch", Events.Array([Events.Json("x", type: "bad"), "{}"]), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", Events.Array([Events.Json("x", type: "bad"), "{}"]), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var problem = await response.ReadJsonAsync();
@@ -189,7 +177,7 @@ public sealed class BatchTests : IAsyncLifetime
     [Fact]
     public async Task Empty_batch_is_refused_with_400()
     {
-        var response = await _client.PostAsync("/events/batch", Events.Body("[]"), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", Events.Body("[]"), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("non-empty", (await response.ReadJsonAsync()).GetProperty("rule").GetString());
@@ -198,7 +186,7 @@ public sealed class BatchTests : IAsyncLifetime
     [Fact]
     public async Task Batch_with_an_unsupported_content_type_is_refused_with_415()
     {
-        var response = await _client.PostAsync("/events/batch", Events.Body(Events.Json("t"), "text/csv"), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events/batch", Events.Body(Events.Json("t"), "text/csv"), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
         Assert.Contains("application/x-ndjson", (await response.ReadJsonAsync()).GetProperty("detail").GetString());

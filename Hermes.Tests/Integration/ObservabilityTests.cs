@@ -114,7 +114,11 @@ public sealed partial class ObservabilityTests
         var paths = json.GetProperty("paths");
         Assert.True(paths.GetProperty("/events").TryGetProperty("post", out var post));
         Assert.True(post.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
-        Assert.True(post.GetProperty("responses").TryGetProperty("202", out _));
+        foreach (var status in new[] { "200", "202", "400", "401", "408", "413", "415", "429", "503" })
+        {
+            Assert.True(post.GetProperty("responses").TryGetProperty(status, out _), $"POST /events does not document {status}");
+        }
+
         Assert.True(paths.GetProperty("/events/batch").GetProperty("post").GetProperty("requestBody").GetProperty("content").TryGetProperty("application/x-ndjson", out _));
         Assert.True(paths.GetProperty("/aggregates").TryGetProperty("get", out _));
         Assert.False(paths.TryGetProperty("/debug/trace", out _));

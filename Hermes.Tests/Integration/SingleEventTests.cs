@@ -4,28 +4,17 @@ using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Integration;
 
-public sealed class SingleEventTests : IAsyncLifetime
+public sealed class SingleEventTests() : HermesTest(new() { ["MAX_EVENT_BYTES"] = "2048", ["MAX_PAYLOAD_BYTES"] = "256" })
 {
-    private readonly HermesFactory _hermes = new(new() { ["MAX_EVENT_BYTES"] = "2048", ["MAX_PAYLOAD_BYTES"] = "256" });
-    private HttpClient _client = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        _client = _hermes.Start();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _hermes.DisposeAsync();
-
     [Fact]
     public async Task Valid_event_is_accepted_with_202_and_counted_in_its_minute()
     {
-        var response = await _client.PostAsync("/events", Events.Body(Events.Json("evt-1")), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(Events.Json("evt-1")), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Equal(1, (await response.ReadJsonAsync()).GetProperty("accepted").GetInt32());
         var aggregates = await Events.Eventually(
-            async () => await (await _client.GetAsync("/aggregates")).ReadJsonAsync(),
+            async () => await (await Client.GetAsync("/aggregates")).ReadJsonAsync(),
             json => json.TryGetProperty("song_played:1699999980", out _));
         Assert.Equal(1, aggregates.GetProperty("song_played:1699999980").GetInt64());
     }
@@ -64,7 +53,7 @@ public sealed class SingleEventTests : IAsyncLifetime
     [MemberData(nameof(InvalidEvents))]
     public async Task Invalid_event_is_refused_with_a_problem_naming_the_field_and_rule(string body, string field, string rule)
     {
-        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
@@ -94,7 +83,7 @@ public sealed class SingleEventTests : IAsyncLifetime
         var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
 
-        var response = await _client.PostAsync("/events", content, TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", content, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var problem = await response.ReadJsonAsync();
@@ -107,7 +96,7 @@ public sealed class SingleEventTests : IAsyncLifetime
     {
         var body = """{"id":"a","user_id":"u","type":"ad_clicked","timestamp":1700000000,"payload":{"path":"C:\\u0000"}}""";
 
-        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
     }
@@ -117,7 +106,7 @@ public sealed class SingleEventTests : IAsyncLifetime
     {
         var body = """{"id":"a","user_id":"u","type":"ad_clicked","timestamp":1700000000,"payload":null,"source":"ios"}""";
 
-        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
     }
@@ -129,7 +118,7 @@ public sealed class SingleEventTests : IAsyncLifetime
     [InlineData("not json")]
     public async Task Malformed_json_is_refused_with_400_and_where_it_broke(string body)
     {
-        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var problem = await response.ReadJsonAsync();
@@ -141,11 +130,11 @@ public sealed class SingleEventTests : IAsyncLifetime
     {
         var body = Events.Json("big", payload: $$"""{"k":"{{new string('x', 4000)}}"}""");
 
-        var response = await _client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("MAX_EVENT_BYTES", (await response.ReadJsonAsync()).GetProperty("detail").GetString());
-        Assert.Equal(1, _hermes.Service<IngestMetrics>().Rejected(RejectReason.TooLarge));
+        Assert.Equal(1, Hermes.Service<IngestMetrics>().Rejected(RejectReason.TooLarge));
     }
 
     [Theory]
@@ -154,7 +143,7 @@ public sealed class SingleEventTests : IAsyncLifetime
     [InlineData("application/xml")]
     public async Task Non_json_content_type_is_refused_with_415(string contentType)
     {
-        var response = await _client.PostAsync("/events", Events.Body(Events.Json("a"), contentType), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(Events.Json("a"), contentType), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
         Assert.Contains("application/json", (await response.ReadJsonAsync()).GetProperty("detail").GetString());
@@ -163,8 +152,8 @@ public sealed class SingleEventTests : IAsyncLifetime
     [Fact]
     public async Task Json_with_charset_and_vendor_json_types_are_accepted()
     {
-        var withCharset = await _client.PostAsync("/events", Events.Body(Events.Json("c1"), "application/json"), TestContext.Current.CancellationToken);
-        var vendor = await _client.PostAsync("/events", Events.Body(Events.Json("c2"), "application/vnd.hermes+json"), TestContext.Current.CancellationToken);
+        var withCharset = await Client.PostAsync("/events", Events.Body(Events.Json("c1"), "application/json"), TestContext.Current.CancellationToken);
+        var vendor = await Client.PostAsync("/events", Events.Body(Events.Json("c2"), "application/vnd.hermes+json"), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, withCharset.StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, vendor.StatusCode);
@@ -175,7 +164,7 @@ public sealed class SingleEventTests : IAsyncLifetime
     {
         var inFiveMinutes = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds();
 
-        var response = await _client.PostAsync("/events", Events.Body(Events.Json("soon", timestamp: inFiveMinutes)), TestContext.Current.CancellationToken);
+        var response = await Client.PostAsync("/events", Events.Body(Events.Json("soon", timestamp: inFiveMinutes)), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
     }
