@@ -304,6 +304,9 @@ public sealed partial class SpillStore : IDisposable
         var sequence = ++_nextSequence;
         var path = Path.Combine(_options.SpillDirectory, sequence.ToString("D20", CultureInfo.InvariantCulture) + Extension);
         _activeStream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+
+        // The segment's records are fsynced as they are appended; this makes its directory entry durable too.
+        DirectorySync.Flush(_options.SpillDirectory);
         _active = new Segment(sequence, path);
         _segments.Add(_active);
     }
