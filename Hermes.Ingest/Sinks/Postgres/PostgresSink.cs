@@ -51,8 +51,16 @@ public sealed partial class PostgresSink : IEventSink
 
     public async ValueTask WriteAsync(ReadOnlyMemory<EventRecord> batch, CancellationToken cancellationToken)
     {
-        if (await TryWriteAsync(batch, _types.Names, replaying: false, cancellationToken))
+        var refused = new RefusedRows();
+        if (await TryWriteAsync(batch, _types.Names, replaying: false, cancellationToken, refused))
         {
+            if (refused.Count > 0)
+            {
+                // The rest of the batch is committed; these rows are gone (not even dead-lettered), so the batch's
+                // durable requests must not be told their events are stored.
+                throw new BatchDroppedException(refused.Count, "the database refused them and their dead-letter rows");
+            }
+
             if (!_spill.IsEmpty)
             {
                 WakeReplayer();
@@ -73,13 +81,14 @@ public sealed partial class PostgresSink : IEventSink
     public async ValueTask FlushAsync(CancellationToken cancellationToken) => await _spill.FlushAsync(cancellationToken);
 
     /// <summary>Tries the database once, through the breaker. False: not written (count and reason recorded).</summary>
-    public async Task<bool> TryWriteAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, bool replaying, CancellationToken cancellationToken)
+    public async Task<bool> TryWriteAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, bool replaying, CancellationToken cancellationToken,
+        RefusedRows? refused = null)
     {
         try
         {
             await _breaker.ExecuteAsync(
-                static (state, ct) => state.Sink.WriteGuardedAsync(state.Batch, state.Names, ct),
-                new WriteState(this, batch, typeNames),
+                static (state, ct) => state.Sink.WriteGuardedAsync(state.Batch, state.Names, state.Refused, ct),
+                new WriteState(this, batch, typeNames, refused ?? new RefusedRows()),
                 cancellationToken);
             return true;
         }
@@ -142,7 +151,7 @@ public sealed partial class PostgresSink : IEventSink
         }
     }
 
-    private async ValueTask WriteGuardedAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
+    private async ValueTask WriteGuardedAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, RefusedRows refused, CancellationToken cancellationToken)
     {
         await _writers.WaitAsync(cancellationToken);
         var popped = _shards.TryPop(out var shard);
@@ -154,7 +163,7 @@ public sealed partial class PostgresSink : IEventSink
             try
             {
                 await _schema.EnsureAsync(timeout.Token);
-                await WriteSplittingAsync(batch, typeNames, shard, timeout.Token);
+                await WriteSplittingAsync(batch, typeNames, shard, refused, timeout.Token);
             }
             catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
@@ -172,7 +181,7 @@ public sealed partial class PostgresSink : IEventSink
     /// Writes the batch; if the server refuses it for its data, bisects until the bad rows stand alone, so the good
     /// ones land and each bad one is dead-lettered. k bad rows in n cost about 2·k·log2(n) extra transactions.
     /// </summary>
-    private async Task WriteSplittingAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, CancellationToken cancellationToken)
+    private async Task WriteSplittingAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, RefusedRows refused, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -192,19 +201,19 @@ public sealed partial class PostgresSink : IEventSink
                 _metrics.OnWriteFailed(WriteFailureClass.Data);
                 if (batch.Length == 1)
                 {
-                    await DeadLetterAsync(batch.Span[0], typeNames, ex, cancellationToken);
+                    await DeadLetterAsync(batch.Span[0], typeNames, ex, refused, cancellationToken);
                     return;
                 }
 
                 var half = batch.Length / 2;
-                await WriteSplittingAsync(batch[..half], typeNames, shard, cancellationToken);
-                await WriteSplittingAsync(batch[half..], typeNames, shard, cancellationToken);
+                await WriteSplittingAsync(batch[..half], typeNames, shard, refused, cancellationToken);
+                await WriteSplittingAsync(batch[half..], typeNames, shard, refused, cancellationToken);
                 return;
             }
         }
     }
 
-    private async Task DeadLetterAsync(EventRecord e, IReadOnlyList<string> typeNames, PostgresException error, CancellationToken cancellationToken)
+    private async Task DeadLetterAsync(EventRecord e, IReadOnlyList<string> typeNames, PostgresException error, RefusedRows refused, CancellationToken cancellationToken)
     {
         try
         {
@@ -215,13 +224,20 @@ public sealed partial class PostgresSink : IEventSink
         catch (PostgresException ex) when (DatabaseBreaker.IsDataError(ex))
         {
             _metrics.OnDropped(DropReason.DeadLetterRefused, 1);
+            refused.Count++;
             LogDeadLetterRefused(_logger, ex, e.Id);
         }
     }
 
     private static bool IsTimeout(Exception ex) => ex is TimeoutException || ex.InnerException is TimeoutException;
 
-    private readonly record struct WriteState(PostgresSink Sink, ReadOnlyMemory<EventRecord> Batch, IReadOnlyList<string> Names);
+    private readonly record struct WriteState(PostgresSink Sink, ReadOnlyMemory<EventRecord> Batch, IReadOnlyList<string> Names, RefusedRows Refused);
+
+    /// <summary>Rows of one write that the database refused, dead-letter row included: lost, so reported.</summary>
+    public sealed class RefusedRows
+    {
+        public int Count { get; set; }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Database write of {Count} events failed ({Reason}); replaying: {Replaying}. The batch stays in the spill")]
     private static partial void LogWriteFailed(ILogger logger, string reason, int count, bool replaying);
