@@ -56,8 +56,6 @@ public static class IngestOptionsLoader
         new("RATE_LIMIT_BURST", nameof(IngestOptions.RateLimitBurst), (o, v) => Int(v, 1, 100_000_000, x => o.RateLimitBurst = x)),
     ];
 
-    /// <summary>The seed-style environment names, for documentation and tests.</summary>
-    public static IEnumerable<string> EnvironmentNames => Settings.Select(s => s.EnvName);
 
     public static IngestOptions Load(IConfiguration configuration)
     {
