@@ -56,7 +56,6 @@ public static class IngestOptionsLoader
         new("RATE_LIMIT_BURST", nameof(IngestOptions.RateLimitBurst), (o, v) => Int(v, 1, 100_000_000, x => o.RateLimitBurst = x)),
     ];
 
-
     public static IngestOptions Load(IConfiguration configuration)
     {
         var options = new IngestOptions();

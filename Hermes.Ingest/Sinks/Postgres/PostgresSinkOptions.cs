@@ -55,7 +55,6 @@ public static class PostgresSinkOptionsLoader
         new("SPILL_SEGMENT_BYTES", nameof(PostgresSinkOptions.SpillSegmentBytes), (o, v) => Long(v, 64L << 10, 1L << 30, x => o.SpillSegmentBytes = x)),
     ];
 
-
     /// <summary>
     /// DB_DSN wins over <c>ConnectionStrings:hermesdb</c> (an operator's explicit setting beats the orchestrator's).
     /// Throws <see cref="InvalidSettingException"/> naming every bad setting.
