@@ -1,20 +1,25 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Postgres;
 
 namespace Hermes.Tests.Integration;
 
-/// <summary>A batch's flush span joins the trace of the POST that carried its events, and links the others.</summary>
+/// <summary>A batch's flush span joins the trace of the POST that carried its events, links the others, and the COPY runs under it.</summary>
+[Collection(PostgresCollection.Name)]
 public sealed class TracingTests : IDisposable
 {
     private readonly ConcurrentBag<Activity> _stopped = [];
     private readonly ActivityListener _listener;
+    private readonly SharedPostgres _postgres;
 
-    public TracingTests()
+    public TracingTests(SharedPostgres postgres)
     {
+        _postgres = postgres;
         _listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name is "Hermes" or "Microsoft.AspNetCore",
+            ShouldListenTo = source => source.Name is "Hermes" or "Microsoft.AspNetCore" or "Npgsql",
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = _stopped.Add,
         };
@@ -32,24 +37,53 @@ public sealed class TracingTests : IDisposable
         var first = ActivityTraceId.CreateRandom();
         var second = ActivityTraceId.CreateRandom();
 
-        foreach (var (trace, id) in new[] { (first, "t-1"), (second, "t-2") })
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/events") { Content = Events.Body(Events.Json(id)) };
-            request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
-            Assert.Equal(System.Net.HttpStatusCode.Accepted, (await client.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
-        }
+        await PostTracedAsync(client, "/events", first, "t-1");
+        await PostTracedAsync(client, "/events", second, "t-2");
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        Activity? flush;
-        while ((flush = _stopped.FirstOrDefault(a => a.OperationName == "hermes.flush" && a.TraceId == first)) is null && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-
-        Assert.NotNull(flush);
+        var flush = await WaitForAsync(a => a.OperationName == "hermes.flush" && a.TraceId == first);
         var intake = _stopped.Single(a => a.Source.Name == "Microsoft.AspNetCore" && a.TraceId == first);
         Assert.Equal(intake.SpanId, flush.ParentSpanId);
         Assert.Equal(2, flush.GetTagItem("hermes.batch.size"));
         Assert.Contains(flush.Links, link => link.Context.TraceId == second);
+    }
+
+    [Fact]
+    public async Task With_postgres_the_copy_runs_inside_the_flush_span_of_the_posting_requests_trace()
+    {
+        var db = await _postgres.Server.CreateDatabaseAsync();
+        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill, ["WORKER_COUNT"] = "1" });
+        var client = hermes.Start();
+        var trace = ActivityTraceId.CreateRandom();
+
+        // Durable: the answer comes after the commit, so every span of the batch has ended by then.
+        await PostTracedAsync(client, "/events?ack=durable", trace, "traced-copy", HttpStatusCode.OK);
+
+        var flush = await WaitForAsync(a => a.OperationName == "hermes.flush" && a.TraceId == trace);
+        var database = _stopped.Where(a => a.Source.Name == "Npgsql" && a.TraceId == trace).ToList();
+        Assert.NotEmpty(database);
+        Assert.All(database, a => Assert.True(a.ParentSpanId == flush.SpanId || database.Any(p => p.SpanId == a.ParentSpanId),
+            $"{a.DisplayName} is not under hermes.flush"));
+        await hermes.DisposeAsync();
+        Directory.Delete(spill, recursive: true);
+    }
+
+    private static async Task PostTracedAsync(HttpClient client, string path, ActivityTraceId trace, string id, HttpStatusCode expected = HttpStatusCode.Accepted)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Events.Body(Events.Json(id)) };
+        request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
+        Assert.Equal(expected, (await client.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
+    }
+
+    private async Task<Activity> WaitForAsync(Func<Activity, bool> match)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        Activity? found;
+        while ((found = _stopped.FirstOrDefault(match)) is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        return found ?? throw new Xunit.Sdk.XunitException("no matching span was recorded");
     }
 }
