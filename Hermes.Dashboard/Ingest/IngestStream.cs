@@ -16,6 +16,13 @@ public sealed class IngestStream(HttpClient http)
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/aggregates/stream", UriKind.Relative));
         request.Headers.Accept.ParseAdd("text/event-stream");
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized)
+        {
+            throw new HttpRequestException(
+                "ingest refused the dashboard's read key (401): set INGEST_API_KEY to one of ingest's READ_API_KEYS",
+                null, response.StatusCode);
+        }
+
         response.EnsureSuccessStatusCode();
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
 

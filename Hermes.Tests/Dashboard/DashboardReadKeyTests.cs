@@ -30,5 +30,10 @@ public sealed class DashboardReadKeyTests
         }
 
         Assert.Equal(expected, feed.Current.Status);
+        if (expected == FeedStatus.Unreachable)
+        {
+            // The banner says why, and what to set.
+            Assert.Contains("INGEST_API_KEY", feed.Current.Error);
+        }
     }
 }
