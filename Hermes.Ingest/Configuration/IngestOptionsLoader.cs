@@ -17,67 +17,45 @@ public sealed class InvalidSettingException(IReadOnlyList<string> problems)
 /// </summary>
 public static class IngestOptionsLoader
 {
-    private delegate string? Apply(IngestOptions options, string value);
-
-    private sealed record Setting(string EnvName, string Key, Apply Apply);
-
-    private static readonly Setting[] Settings =
+    private static readonly Setting<IngestOptions>[] Settings =
     [
         new("HTTP_ADDR", nameof(IngestOptions.HttpAddress), (o, v) => Address(v, out var a) ?? Set(() => o.HttpAddress = a)),
-        new("QUEUE_SIZE", nameof(IngestOptions.QueueSize), (o, v) => Int(v, 1, 100_000_000, x => o.QueueSize = x)),
-        new("WORKER_COUNT", nameof(IngestOptions.WorkerCount), (o, v) => Int(v, 1, 1024, x => o.WorkerCount = x)),
-        new("BATCH_SIZE", nameof(IngestOptions.BatchSize), (o, v) => Int(v, 1, 1_000_000, x => o.BatchSize = x)),
-        new("FLUSH_INTERVAL", nameof(IngestOptions.FlushInterval), (o, v) => Duration(v, positive: true, x => o.FlushInterval = x)),
-        new("SHUTDOWN_TIMEOUT", nameof(IngestOptions.ShutdownTimeout), (o, v) => Duration(v, positive: true, x => o.ShutdownTimeout = x)),
+        new("QUEUE_SIZE", nameof(IngestOptions.QueueSize), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.QueueSize = x)),
+        new("WORKER_COUNT", nameof(IngestOptions.WorkerCount), (o, v) => SettingReader.Int(v, 1, 1024, x => o.WorkerCount = x)),
+        new("BATCH_SIZE", nameof(IngestOptions.BatchSize), (o, v) => SettingReader.Int(v, 1, 1_000_000, x => o.BatchSize = x)),
+        new("FLUSH_INTERVAL", nameof(IngestOptions.FlushInterval), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.FlushInterval = x)),
+        new("SHUTDOWN_TIMEOUT", nameof(IngestOptions.ShutdownTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.ShutdownTimeout = x)),
         new("DB_DSN", nameof(IngestOptions.DbDsn), (o, v) => Set(() => o.DbDsn = string.IsNullOrWhiteSpace(v) ? null : v)),
-        new("MAX_OPEN_CONNS", nameof(IngestOptions.MaxOpenConns), (o, v) => Int(v, 1, 10_000, x => o.MaxOpenConns = x)),
+        new("MAX_OPEN_CONNS", nameof(IngestOptions.MaxOpenConns), (o, v) => SettingReader.Int(v, 1, 10_000, x => o.MaxOpenConns = x)),
         new("BACKPRESSURE_MODE", nameof(IngestOptions.BackpressureMode), (o, v) => Mode(v, x => o.BackpressureMode = x)),
-        new("BLOCK_TIMEOUT", nameof(IngestOptions.BlockTimeout), (o, v) => Duration(v, positive: true, x => o.BlockTimeout = x)),
+        new("BLOCK_TIMEOUT", nameof(IngestOptions.BlockTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.BlockTimeout = x)),
         new("EVENT_TYPES", nameof(IngestOptions.EventTypes), (o, v) => Types(v, x => o.EventTypes = x)),
-        new("MAX_FUTURE_SKEW", nameof(IngestOptions.MaxFutureSkew), (o, v) => Duration(v, positive: false, x => o.MaxFutureSkew = x)),
-        new("MAX_ID_LENGTH", nameof(IngestOptions.MaxIdLength), (o, v) => Int(v, 1, 4096, x => o.MaxIdLength = x)),
-        new("MAX_PAYLOAD_BYTES", nameof(IngestOptions.MaxPayloadBytes), (o, v) => Int(v, 2, 64 * 1024 * 1024, x => o.MaxPayloadBytes = x)),
-        new("MAX_EVENT_BYTES", nameof(IngestOptions.MaxEventBytes), (o, v) => Int(v, 64, 64 * 1024 * 1024, x => o.MaxEventBytes = x)),
-        new("MAX_BATCH_BYTES", nameof(IngestOptions.MaxBatchBytes), (o, v) => Int(v, 64, 1024 * 1024 * 1024, x => o.MaxBatchBytes = x)),
-        new("MAX_INFLATED_BYTES", nameof(IngestOptions.MaxInflatedBytes), (o, v) => Int(v, 64, 1024 * 1024 * 1024, x => o.MaxInflatedBytes = x)),
-        new("MAX_BATCH_EVENTS", nameof(IngestOptions.MaxBatchEvents), (o, v) => Int(v, 1, 1_000_000, x => o.MaxBatchEvents = x)),
-        new("MAX_JSON_DEPTH", nameof(IngestOptions.MaxJsonDepth), (o, v) => Int(v, 2, 256, x => o.MaxJsonDepth = x)),
-        new("AGGREGATE_RETENTION", nameof(IngestOptions.AggregateRetention), (o, v) => Duration(v, positive: true, x => o.AggregateRetention = x)),
-        new("MAX_AGGREGATE_BUCKETS", nameof(IngestOptions.MaxAggregateBuckets), (o, v) => Int(v, 1, 100_000_000, x => o.MaxAggregateBuckets = x)),
+        new("MAX_FUTURE_SKEW", nameof(IngestOptions.MaxFutureSkew), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, set: x => o.MaxFutureSkew = x)),
+        new("MAX_ID_LENGTH", nameof(IngestOptions.MaxIdLength), (o, v) => SettingReader.Int(v, 1, 4096, x => o.MaxIdLength = x)),
+        new("MAX_PAYLOAD_BYTES", nameof(IngestOptions.MaxPayloadBytes), (o, v) => SettingReader.Int(v, 2, 64 * 1024 * 1024, x => o.MaxPayloadBytes = x)),
+        new("MAX_EVENT_BYTES", nameof(IngestOptions.MaxEventBytes), (o, v) => SettingReader.Int(v, 64, 64 * 1024 * 1024, x => o.MaxEventBytes = x)),
+        new("MAX_BATCH_BYTES", nameof(IngestOptions.MaxBatchBytes), (o, v) => SettingReader.Int(v, 64, 1024 * 1024 * 1024, x => o.MaxBatchBytes = x)),
+        new("MAX_INFLATED_BYTES", nameof(IngestOptions.MaxInflatedBytes), (o, v) => SettingReader.Int(v, 64, 1024 * 1024 * 1024, x => o.MaxInflatedBytes = x)),
+        new("MAX_BATCH_EVENTS", nameof(IngestOptions.MaxBatchEvents), (o, v) => SettingReader.Int(v, 1, 1_000_000, x => o.MaxBatchEvents = x)),
+        new("MAX_JSON_DEPTH", nameof(IngestOptions.MaxJsonDepth), (o, v) => SettingReader.Int(v, 2, 256, x => o.MaxJsonDepth = x)),
+        new("AGGREGATE_RETENTION", nameof(IngestOptions.AggregateRetention), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.AggregateRetention = x)),
+        new("MAX_AGGREGATE_BUCKETS", nameof(IngestOptions.MaxAggregateBuckets), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.MaxAggregateBuckets = x)),
         new("DEBUG_ENDPOINTS", nameof(IngestOptions.DebugEndpoints), (o, v) => Bool(v, x => o.DebugEndpoints = x)),
-        new("REQUEST_HEADERS_TIMEOUT", nameof(IngestOptions.RequestHeadersTimeout), (o, v) => Duration(v, positive: true, x => o.RequestHeadersTimeout = x)),
-        new("MIN_REQUEST_BODY_RATE", nameof(IngestOptions.MinRequestBodyBytesPerSecond), (o, v) => Int(v, 1, 100_000_000, x => o.MinRequestBodyBytesPerSecond = x)),
-        new("MIN_REQUEST_BODY_GRACE", nameof(IngestOptions.MinRequestBodyGrace), (o, v) => Duration(v, positive: true, x => o.MinRequestBodyGrace = x)
-            ?? (o.MinRequestBodyGrace > TimeSpan.FromSeconds(1) ? null : "must be more than 1s (Kestrel's minimum)")),
-        new("API_KEYS", nameof(IngestOptions.ApiKeys), (o, v) => Keys(v, x => o.ApiKeys = x)),
-        new("READ_API_KEYS", nameof(IngestOptions.ReadApiKeys), (o, v) => Keys(v, x => o.ReadApiKeys = x)),
-        new("ADMIN_API_KEYS", nameof(IngestOptions.AdminApiKeys), (o, v) => Keys(v, x => o.AdminApiKeys = x)),
+        new("REQUEST_HEADERS_TIMEOUT", nameof(IngestOptions.RequestHeadersTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.RequestHeadersTimeout = x)),
+        new("MIN_REQUEST_BODY_RATE", nameof(IngestOptions.MinRequestBodyBytesPerSecond), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.MinRequestBodyBytesPerSecond = x)),
+        new("MIN_REQUEST_BODY_GRACE", nameof(IngestOptions.MinRequestBodyGrace), (o, v) => SettingReader.Duration(v, TimeSpan.FromSeconds(1), exclusive: true, set: x => o.MinRequestBodyGrace = x)),
+        new("API_KEYS", nameof(IngestOptions.ApiKeys), (o, v) => Keys(v, x => o.ApiKeys = x), Secret: true),
+        new("READ_API_KEYS", nameof(IngestOptions.ReadApiKeys), (o, v) => Keys(v, x => o.ReadApiKeys = x), Secret: true),
+        new("ADMIN_API_KEYS", nameof(IngestOptions.AdminApiKeys), (o, v) => Keys(v, x => o.AdminApiKeys = x), Secret: true),
         new("RATE_LIMIT_PER_KEY", nameof(IngestOptions.RateLimitPerKey), (o, v) => Rate(v, x => o.RateLimitPerKey = x)),
-        new("RATE_LIMIT_BURST", nameof(IngestOptions.RateLimitBurst), (o, v) => Int(v, 1, 100_000_000, x => o.RateLimitBurst = x)),
+        new("RATE_LIMIT_BURST", nameof(IngestOptions.RateLimitBurst), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.RateLimitBurst = x)),
     ];
 
     public static IngestOptions Load(IConfiguration configuration)
     {
         var options = new IngestOptions();
         var problems = new List<string>();
-        foreach (var setting in Settings)
-        {
-            var key = $"{IngestOptions.SectionName}:{setting.Key}";
-            var (name, value) = configuration[setting.EnvName] is { } env
-                ? (setting.EnvName, env)
-                : (key, configuration[key] ?? JoinArray(configuration.GetSection(key)));
-            if (value is null)
-            {
-                continue;
-            }
-
-            if (setting.Apply(options, value) is { } rule)
-            {
-                // Never echo a secret back, even a malformed one.
-                var shown = setting.EnvName.EndsWith("API_KEYS", StringComparison.Ordinal) ? "(redacted)" : Quote(value);
-                problems.Add($"{name}={shown} is invalid: {rule}.");
-            }
-        }
+        SettingReader.Read(configuration, IngestOptions.SectionName, Settings, options, problems);
 
         if (problems.Count == 0 && options.DebugEndpoints && options.AdminApiKeys.Length == 0)
         {
@@ -89,9 +67,7 @@ public static class IngestOptionsLoader
             options.RateLimitBurst = (int)Math.Max(1, Math.Ceiling(options.RateLimitPerKey));
         }
 
-        var batchEventsSet = configuration["MAX_BATCH_EVENTS"] is not null
-            || configuration[$"{IngestOptions.SectionName}:{nameof(IngestOptions.MaxBatchEvents)}"] is not null;
-        if (!batchEventsSet)
+        if (!SettingReader.IsSet(configuration, IngestOptions.SectionName, "MAX_BATCH_EVENTS", nameof(IngestOptions.MaxBatchEvents)))
         {
             // A small QUEUE_SIZE lowers the default batch cap with it rather than failing a setting nobody chose.
             options.MaxBatchEvents = Math.Min(options.MaxBatchEvents, options.QueueSize);
@@ -109,19 +85,10 @@ public static class IngestOptionsLoader
         return options;
     }
 
-    private static string Quote(string value) => value.Length == 0 ? "''" : value;
-
     private static string? Set(Action set)
     {
         set();
         return null;
-    }
-
-    /// <summary>Array settings may come as one comma-separated string or as an indexed configuration section.</summary>
-    private static string? JoinArray(IConfigurationSection section)
-    {
-        var items = section.GetChildren().Select(c => c.Value).Where(v => v is not null).ToList();
-        return items.Count == 0 ? null : string.Join(',', items);
     }
 
     private static string? Keys(string value, Action<string[]> set)
@@ -155,38 +122,6 @@ public static class IngestOptionsLoader
         }
 
         set(rate);
-        return null;
-    }
-
-    private static string? Int(string value, int min, int max, Action<int> set)
-    {
-        if (!int.TryParse(value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n))
-        {
-            return $"expected a whole number between {min} and {max}";
-        }
-
-        if (n < min || n > max)
-        {
-            return $"must be between {min} and {max}";
-        }
-
-        set(n);
-        return null;
-    }
-
-    private static string? Duration(string value, bool positive, Action<TimeSpan> set)
-    {
-        if (!GoDuration.TryParse(value, out var d))
-        {
-            return "expected a duration such as 100ms, 1s or 1m30s";
-        }
-
-        if (d < TimeSpan.Zero || (positive && d == TimeSpan.Zero))
-        {
-            return positive ? "must be greater than zero" : "must not be negative";
-        }
-
-        set(d);
         return null;
     }
 

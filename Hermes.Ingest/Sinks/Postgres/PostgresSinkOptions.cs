@@ -1,4 +1,3 @@
-using System.Globalization;
 using Hermes.Ingest.Configuration;
 
 namespace Hermes.Ingest.Sinks.Postgres;
@@ -41,18 +40,14 @@ public sealed class PostgresSinkOptions
 /// <summary>Reads <see cref="PostgresSinkOptions"/>; null when no database is configured (the in-memory sink is used).</summary>
 public static class PostgresSinkOptionsLoader
 {
-    private delegate string? Apply(PostgresSinkOptions options, string value);
-
-    private sealed record Setting(string EnvName, string Key, Apply Apply);
-
-    private static readonly Setting[] Settings =
+    private static readonly Setting<PostgresSinkOptions>[] Settings =
     [
-        new("DB_BREAKER_FAILURES", nameof(PostgresSinkOptions.BreakerFailures), (o, v) => Int(v, 2, 1_000_000, x => o.BreakerFailures = x)),
-        new("DB_BREAKER_BREAK", nameof(PostgresSinkOptions.BreakerBreak), (o, v) => Duration(v, TimeSpan.FromMilliseconds(500), x => o.BreakerBreak = x)),
-        new("DB_WRITE_TIMEOUT", nameof(PostgresSinkOptions.WriteTimeout), (o, v) => Duration(v, TimeSpan.FromSeconds(1), x => o.WriteTimeout = x)),
+        new("DB_BREAKER_FAILURES", nameof(PostgresSinkOptions.BreakerFailures), (o, v) => SettingReader.Int(v, 2, 1_000_000, x => o.BreakerFailures = x)),
+        new("DB_BREAKER_BREAK", nameof(PostgresSinkOptions.BreakerBreak), (o, v) => SettingReader.Duration(v, TimeSpan.FromMilliseconds(500), x => o.BreakerBreak = x)),
+        new("DB_WRITE_TIMEOUT", nameof(PostgresSinkOptions.WriteTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.FromSeconds(1), x => o.WriteTimeout = x)),
         new("SPILL_DIR", nameof(PostgresSinkOptions.SpillDirectory), (o, v) => Directory(v, x => o.SpillDirectory = x)),
-        new("SPILL_MAX_BYTES", nameof(PostgresSinkOptions.SpillMaxBytes), (o, v) => Long(v, 1L << 20, long.MaxValue, x => o.SpillMaxBytes = x)),
-        new("SPILL_SEGMENT_BYTES", nameof(PostgresSinkOptions.SpillSegmentBytes), (o, v) => Long(v, 64L << 10, 1L << 30, x => o.SpillSegmentBytes = x)),
+        new("SPILL_MAX_BYTES", nameof(PostgresSinkOptions.SpillMaxBytes), (o, v) => SettingReader.Long(v, 1L << 20, long.MaxValue, x => o.SpillMaxBytes = x)),
+        new("SPILL_SEGMENT_BYTES", nameof(PostgresSinkOptions.SpillSegmentBytes), (o, v) => SettingReader.Long(v, 64L << 10, 1L << 30, x => o.SpillSegmentBytes = x)),
     ];
 
     /// <summary>
@@ -89,15 +84,7 @@ public static class PostgresSinkOptionsLoader
         }
 
         var options = new PostgresSinkOptions { ConnectionString = connectionString ?? "", MaxOpenConns = ingest.MaxOpenConns };
-        foreach (var setting in Settings)
-        {
-            var key = $"{PostgresSinkOptions.SectionName}:{setting.Key}";
-            var (name, value) = configuration[setting.EnvName] is { } env ? (setting.EnvName, env) : (key, configuration[key]);
-            if (value is not null && setting.Apply(options, value) is { } rule)
-            {
-                problems.Add($"{name}={(value.Length == 0 ? "''" : value)} is invalid: {rule}.");
-            }
-        }
+        SettingReader.Read(configuration, PostgresSinkOptions.SectionName, Settings, options, problems);
 
         if (problems.Count > 0)
         {
@@ -105,44 +92,6 @@ public static class PostgresSinkOptionsLoader
         }
 
         return options;
-    }
-
-    private static string? Int(string value, int min, int max, Action<int> set)
-    {
-        if (!int.TryParse(value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
-        {
-            return $"expected a whole number between {min} and {max}";
-        }
-
-        set(n);
-        return null;
-    }
-
-    private static string? Long(string value, long min, long max, Action<long> set)
-    {
-        if (!long.TryParse(value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
-        {
-            return $"expected a whole number of bytes between {min} and {max}";
-        }
-
-        set(n);
-        return null;
-    }
-
-    private static string? Duration(string value, TimeSpan min, Action<TimeSpan> set)
-    {
-        if (!GoDuration.TryParse(value, out var d))
-        {
-            return "expected a duration such as 500ms, 30s or 1m";
-        }
-
-        if (d < min)
-        {
-            return $"must be at least {min.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)}ms";
-        }
-
-        set(d);
-        return null;
     }
 
     private static string? Directory(string value, Action<string> set)
