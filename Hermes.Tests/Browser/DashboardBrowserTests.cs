@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Hermes.Tests.Infrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -19,7 +18,7 @@ public sealed class DashboardBrowserTests
     public async Task Page_shows_posted_events_then_the_outage_banner_then_recovers()
     {
         // Arrange: ingest on a fixed port, the dashboard pointed at it, Chromium on the page.
-        var port = FreePort();
+        var port = Ports.Free();
         var ingestUrl = $"http://127.0.0.1:{port}";
         using var producer = new HttpClient { BaseAddress = new Uri(ingestUrl) };
         var ingest = await StartIngestAsync(port, producer);
@@ -92,7 +91,7 @@ public sealed class DashboardBrowserTests
     [Fact]
     public async Task Csv_download_holds_the_counts_shown_on_the_page()
     {
-        var port = FreePort();
+        var port = Ports.Free();
         var ingestUrl = $"http://127.0.0.1:{port}";
         using var producer = new HttpClient { BaseAddress = new Uri(ingestUrl) };
         await using var ingest = await StartIngestAsync(port, producer);
@@ -148,12 +147,5 @@ public sealed class DashboardBrowserTests
 
             await Task.Delay(100);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -55,7 +54,7 @@ public sealed partial class HermesProcess : IAsyncDisposable
         var port = environment.TryGetValue("HTTP_ADDR", out var address)
             && int.TryParse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var chosen)
                 ? chosen
-                : FreePort();
+                : Ports.Free();
         var info = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "Hermes.Ingest.dll"))
         {
             RedirectStandardOutput = true,
@@ -176,13 +175,6 @@ public sealed partial class HermesProcess : IAsyncDisposable
         {
             builder.AppendLine(line);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Hermes.Tests.Infrastructure;
@@ -46,7 +45,7 @@ public sealed class PostgresServer : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), "hermes-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
         await RunAsync("chown", "postgres:postgres", directory);
-        var server = new PostgresServer(directory, FreePort()) { _durable = durable };
+        var server = new PostgresServer(directory, Ports.Free()) { _durable = durable };
         await RunAsync("setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", Path.Combine(BinDirectory, "initdb"),
             "-D", server.DataDirectory, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync");
         await server.StartAsync(TimeSpan.FromSeconds(30));
@@ -183,12 +182,5 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {process.ExitCode}: {await stderr}{await stdout}");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -177,7 +177,7 @@ public sealed class SecurityTests
     [Fact]
     public async Task Keys_never_appear_in_logs_and_an_open_listener_is_warned_about()
     {
-        await using (var keyed = HermesProcess.Start(new() { ["API_KEYS"] = $"mobile:{Mobile}", ["HTTP_ADDR"] = "0.0.0.0:" + FreePort() }))
+        await using (var keyed = HermesProcess.Start(new() { ["API_KEYS"] = $"mobile:{Mobile}", ["HTTP_ADDR"] = "0.0.0.0:" + Ports.Free() }))
         {
             await keyed.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
             await keyed.Client.SendAsync(Post("/events", Events.Body(Events.Json("log-1")), "not-the-key-0123456789"), TestContext.Current.CancellationToken);
@@ -187,7 +187,7 @@ public sealed class SecurityTests
             Assert.DoesNotContain("No API_KEYS", keyed.StandardOutput);
         }
 
-        var port = FreePort();
+        var port = Ports.Free();
         await using var open = HermesProcess.Start(new() { ["HTTP_ADDR"] = $"0.0.0.0:{port}" });
         await open.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
         open.Signal(HermesProcess.SIGTERM);
@@ -217,12 +217,5 @@ public sealed class SecurityTests
         Assert.Equal(2, exitCode);
         Assert.Contains("DEBUG_ENDPOINTS=true is invalid", hermes.StandardError);
         Assert.Contains("ADMIN_API_KEYS", hermes.StandardError);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
