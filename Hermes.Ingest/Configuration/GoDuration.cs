@@ -4,7 +4,8 @@ namespace Hermes.Ingest.Configuration;
 
 /// <summary>
 /// Parses Go's <c>time.ParseDuration</c> syntax (<c>100ms</c>, <c>1.5s</c>, <c>1m30s</c>, <c>-5s</c>), so the
-/// seed's environment files keep working; a plain .NET TimeSpan (<c>00:00:01</c>) is accepted too.
+/// seed's environment files keep working; a plain .NET TimeSpan (<c>00:00:01</c>) is accepted too. One addition to
+/// Go's units: <c>d</c> (24 hours), because retention is said in days (<c>EVENT_RETENTION=30d</c>).
 /// </summary>
 public static class GoDuration
 {
@@ -69,6 +70,7 @@ public static class GoDuration
                 "s" => TimeSpan.TicksPerSecond,
                 "m" => TimeSpan.TicksPerMinute,
                 "h" => TimeSpan.TicksPerHour,
+                "d" => TimeSpan.TicksPerDay,
                 _ => -1,
             };
             if (ticksPerUnit < 0)
@@ -88,4 +90,15 @@ public static class GoDuration
         value = TimeSpan.FromTicks((long)(negative ? -totalTicks : totalTicks));
         return true;
     }
+
+    /// <summary>The shortest form people write: <c>30d</c>, <c>12h</c>, <c>90m</c>, <c>45s</c>, else milliseconds.</summary>
+    public static string Format(TimeSpan value) => value switch
+    {
+        { Ticks: 0 } => "0",
+        _ when value.Ticks % TimeSpan.TicksPerDay == 0 => $"{value.Ticks / TimeSpan.TicksPerDay}d",
+        _ when value.Ticks % TimeSpan.TicksPerHour == 0 => $"{value.Ticks / TimeSpan.TicksPerHour}h",
+        _ when value.Ticks % TimeSpan.TicksPerMinute == 0 => $"{value.Ticks / TimeSpan.TicksPerMinute}m",
+        _ when value.Ticks % TimeSpan.TicksPerSecond == 0 => $"{value.Ticks / TimeSpan.TicksPerSecond}s",
+        _ => $"{value.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)}ms",
+    };
 }

@@ -48,6 +48,12 @@ public sealed class IngestOptions
     /// <summary>How far past the server's clock an event timestamp may lie (producer clocks drift).</summary>
     public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long stored events are kept (zero: forever). Events older than this are refused at intake (400, rule
+    /// <c>retention</c>), and the PostgreSQL sink drops whole partitions once they are entirely older than it.
+    /// </summary>
+    public TimeSpan EventRetention { get; set; }
+
     public int MaxIdLength { get; set; } = 128;
 
     public int MaxPayloadBytes { get; set; } = 16 * 1024;

@@ -31,6 +31,7 @@ public static class IngestOptionsLoader
         new("BLOCK_TIMEOUT", nameof(IngestOptions.BlockTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.BlockTimeout = x)),
         new("EVENT_TYPES", nameof(IngestOptions.EventTypes), (o, v) => Types(v, x => o.EventTypes = x)),
         new("MAX_FUTURE_SKEW", nameof(IngestOptions.MaxFutureSkew), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, set: x => o.MaxFutureSkew = x)),
+        new("EVENT_RETENTION", nameof(IngestOptions.EventRetention), (o, v) => SettingReader.Retention(v, x => o.EventRetention = x)),
         new("MAX_ID_LENGTH", nameof(IngestOptions.MaxIdLength), (o, v) => SettingReader.Int(v, 1, 4096, x => o.MaxIdLength = x)),
         new("MAX_PAYLOAD_BYTES", nameof(IngestOptions.MaxPayloadBytes), (o, v) => SettingReader.Int(v, 2, 64 * 1024 * 1024, x => o.MaxPayloadBytes = x)),
         new("MAX_EVENT_BYTES", nameof(IngestOptions.MaxEventBytes), (o, v) => SettingReader.Int(v, 64, 64 * 1024 * 1024, x => o.MaxEventBytes = x)),

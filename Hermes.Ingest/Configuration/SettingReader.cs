@@ -78,6 +78,23 @@ public static class SettingReader
         return null;
     }
 
+    /// <summary>A retention length: <c>0</c> (keep everything) or a duration of at least an hour (<c>30d</c>, <c>720h</c>).</summary>
+    public static string? Retention(string value, Action<TimeSpan> set)
+    {
+        if (!GoDuration.TryParse(value, out var d))
+        {
+            return "expected 0 (keep everything) or a duration such as 30d, 720h or 90d";
+        }
+
+        if (d != TimeSpan.Zero && d < TimeSpan.FromHours(1))
+        {
+            return "must be 0 (keep everything) or at least 1h";
+        }
+
+        set(d);
+        return null;
+    }
+
     /// <summary>Array settings may come as one comma-separated string or as an indexed configuration section.</summary>
     private static string? JoinArray(IConfigurationSection section)
     {

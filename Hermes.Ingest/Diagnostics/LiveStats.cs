@@ -28,6 +28,7 @@ public sealed partial class LiveStats(
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(60);
 
     private readonly PostgresSinkMetrics? _db = services.GetService<PostgresSinkMetrics>();
+    private readonly PostgresSinkOptions? _dbOptions = services.GetService<PostgresSinkOptions>();
     private TaskCompletionSource<byte[]> _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[]? _latest;
     private long _lastAccepted = -1;
@@ -123,6 +124,7 @@ public sealed partial class LiveStats(
                 json.WriteNumber("deadLetters", _db.DeadLetters);
                 json.WriteNumber("dropped",
                     Enum.GetValues<DropReason>().Sum(_db.Dropped));
+                WriteStorage(json, _db, _dbOptions!);
             }
 
             json.WriteEndObject();
@@ -143,6 +145,33 @@ public sealed partial class LiveStats(
         }
 
         return buffer.ToArray();
+    }
+
+    /// <summary>Time partitions per table and what retention has removed since this instance started.</summary>
+    private static void WriteStorage(Utf8JsonWriter json, PostgresSinkMetrics db, PostgresSinkOptions options)
+    {
+        json.WriteStartObject("storage");
+        json.WriteString("partitionInterval", GoDuration.Format(options.PartitionInterval));
+        json.WriteStartObject("partitions");
+        foreach (var table in PartitionedTable.All)
+        {
+            json.WriteNumber(table.Name, db.Partitions(table));
+        }
+
+        json.WriteEndObject();
+        json.WriteStartObject("retention");
+        json.WriteString("events", options.EventRetention > TimeSpan.Zero ? GoDuration.Format(options.EventRetention) : "keep");
+        json.WriteString("rollups", options.RollupRetention > TimeSpan.Zero ? GoDuration.Format(options.RollupRetention) : "keep");
+        json.WriteStartObject("droppedPartitions");
+        foreach (var table in PartitionedTable.All)
+        {
+            json.WriteNumber(table.Name, db.PartitionsDropped(table));
+        }
+
+        json.WriteEndObject();
+        json.WriteNumber("droppedEvents", db.RetentionEventsDropped);
+        json.WriteEndObject();
+        json.WriteEndObject();
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Building the live stats snapshot failed; /stats keeps the previous one")]

@@ -297,8 +297,20 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
             return false;
         }
 
+        if (options.EventRetention > TimeSpan.Zero && timestamp < nowSeconds - (long)options.EventRetention.TotalSeconds)
+        {
+            // Storing it would only have retention delete it again; saying so beats a silent drop.
+            var earliest = nowSeconds - (long)options.EventRetention.TotalSeconds;
+            error = new("timestamp", "retention",
+                $"'timestamp' {timestamp} ({Iso(timestamp)}) is older than EVENT_RETENTION ({GoDuration.Format(options.EventRetention)}): events before {Iso(earliest)} are not stored. Send recent events, or raise EVENT_RETENTION.");
+            return false;
+        }
+
         return true;
     }
+
+    private static string Iso(long unixSeconds) =>
+        DateTimeOffset.FromUnixTimeSeconds(unixSeconds).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     private bool TryReadPayload(ref Utf8JsonReader reader, ReadOnlySpan<byte> source, out string? payload, out EventError error)
     {

@@ -68,9 +68,39 @@ public sealed class TracingTests : IDisposable
         Directory.Delete(spill, recursive: true);
     }
 
-    private static async Task PostTracedAsync(HttpClient client, string path, ActivityTraceId trace, string id, HttpStatusCode expected = HttpStatusCode.Accepted)
+    [Fact]
+    public async Task An_event_sent_again_leaves_no_error_span_whether_its_batch_was_copied_or_inserted()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Events.Body(Events.Json(id)) };
+        var db = await _postgres.Server.CreateDatabaseAsync();
+        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill, ["WORKER_COUNT"] = "1" });
+        var client = hermes.Start();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var batch = Enumerable.Range(0, 300).Select(i => Events.Json($"again-{i}", timestamp: now)).ToList();
+        ActivityTraceId copied = ActivityTraceId.CreateRandom(), copiedAgain = ActivityTraceId.CreateRandom(), single = ActivityTraceId.CreateRandom();
+
+        // A full batch, then the same batch plus one new event (COPY finds them stored), then one event twice (inserted).
+        await PostTracedAsync(client, "/events/batch?ack=durable", copied, Events.Ndjson(batch), HttpStatusCode.OK);
+        await PostTracedAsync(client, "/events/batch?ack=durable", copiedAgain, Events.Ndjson(batch.Append(Events.Json("new-one", timestamp: now))), HttpStatusCode.OK);
+        await PostTracedAsync(client, "/events?ack=durable", single, Events.Body(Events.Json("again-0", timestamp: now)), HttpStatusCode.OK);
+
+        Assert.Equal(301L, await Database.ScalarAsync<long>(db, "SELECT count(*) FROM events"));
+        Assert.Equal(301m, await Database.ScalarAsync<decimal>(db, "SELECT sum(count) FROM event_rollups"));
+        var retriedCopy = await WaitForAsync(a => a.OperationName == "COPY events" && a.TraceId == copiedAgain);
+        Assert.Equal("already-stored", retriedCopy.GetTagItem("hermes.copy.outcome"));
+        var spans = _stopped.Where(a => a.TraceId == copied || a.TraceId == copiedAgain || a.TraceId == single).ToList();
+        Assert.Contains(spans, a => a.Source.Name == "Npgsql" && a.TraceId == single);
+        Assert.DoesNotContain(spans, a => a.Status == ActivityStatusCode.Error);
+        await hermes.DisposeAsync();
+        Directory.Delete(spill, recursive: true);
+    }
+
+    private static Task PostTracedAsync(HttpClient client, string path, ActivityTraceId trace, string id, HttpStatusCode expected = HttpStatusCode.Accepted) =>
+        PostTracedAsync(client, path, trace, Events.Body(Events.Json(id)), expected);
+
+    private static async Task PostTracedAsync(HttpClient client, string path, ActivityTraceId trace, HttpContent content, HttpStatusCode expected)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
         request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
         Assert.Equal(expected, (await client.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
     }

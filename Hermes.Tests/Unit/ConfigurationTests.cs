@@ -19,6 +19,7 @@ public sealed class ConfigurationTests
     [InlineData("250us", 0.25)]
     [InlineData("0", 0)]
     [InlineData("00:00:02", 2000)]
+    [InlineData("30d", 2_592_000_000)]
     public void Go_durations_parse(string text, double milliseconds)
     {
         Assert.True(GoDuration.TryParse(text, out var value));
@@ -30,7 +31,7 @@ public sealed class ConfigurationTests
     [InlineData("5")]
     [InlineData("s")]
     [InlineData("10 seconds")]
-    [InlineData("1d")]
+    [InlineData("1y")]
     [InlineData("abc")]
     public void Non_durations_do_not_parse(string text) => Assert.False(GoDuration.TryParse(text, out _));
 

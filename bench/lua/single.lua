@@ -1,7 +1,9 @@
--- wrk script: one JSON event per request to POST /events.
--- Ids are "<run>-<thread>-<n>": unique per request, and across runs so a deduplicating service counts every event.
+-- wrk script: one JSON event per request to POST /events, timestamp the current second.
+-- Ids: a random UUIDv4 per event (IDS=uuid, the default), or "<run>-<thread>-<n>" (IDS=clustered); see ids.lua.
 -- Usage: wrk -t1 -c64 -d15s --latency -s bench/lua/single.lua http://127.0.0.1:5080
--- Env: BENCH_RUN_ID overrides <run> (default: unix time when wrk starts).
+-- Env: IDS, BENCH_RUN_ID overrides <run> (clustered ids; default: unix time when wrk starts).
+
+local ids = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "ids.lua")
 
 local types = { "trip_started", "song_played", "ad_clicked", "location_update" }
 -- Globals, not locals: setup() overwrites them in each thread so every thread sees the main state's values.
@@ -22,11 +24,12 @@ function init(args)
    headers = { ["Content-Type"] = "application/json" }
    prefix = '{"id":"' .. run_id .. "-" .. thread_id .. "-"
    n = 0
+   ids.seed(thread_id)
 end
 
 function request()
    n = n + 1
-   local body = prefix .. n
+   local body = (ids.mode == "uuid" and ('{"id":"' .. ids.uuid()) or (prefix .. n))
       .. '","user_id":"user-' .. (n % 1000)
       .. '","type":"' .. types[n % 4 + 1]
       .. '","timestamp":' .. os.time()

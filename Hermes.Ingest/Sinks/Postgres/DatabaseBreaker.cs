@@ -90,9 +90,12 @@ public sealed partial class DatabaseBreaker
         _ => false,
     };
 
-    /// <summary>The server refused the rows themselves: SQLSTATE class 22 (data exception) or 23 (integrity constraint).</summary>
+    /// <summary>
+    /// The server refused the rows themselves: SQLSTATE class 22 (data exception) or 23 (integrity constraint), but
+    /// not a missing partition (also 23514), which is about the table: that batch must be kept, not dead-lettered.
+    /// </summary>
     public static bool IsDataError(Exception exception) =>
-        exception is PostgresException { SqlState: [('2'), ('2' or '3'), ..] };
+        exception is PostgresException { SqlState: [('2'), ('2' or '3'), ..] } pg && !EventBatchWriter.IsMissingPartition(pg);
 
     /// <summary>Deadlock or serialization failure between writers: retry at once, it says nothing about the server.</summary>
     public static bool IsRetryableConflict(PostgresException exception) => exception.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure;

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Hermes.Ingest.Diagnostics;
 using Hermes.Ingest.Events;
 using Npgsql;
 using NpgsqlTypes;
@@ -5,21 +7,29 @@ using NpgsqlTypes;
 namespace Hermes.Ingest.Sinks.Postgres;
 
 /// <summary>
-/// Writes one batch in one transaction, with each id stored once and counted once in <c>event_rollups</c>.
+/// Writes one batch in one transaction, each event ((ts, id): the same id and timestamp) stored once and counted
+/// once in <c>event_rollups</c>, after making sure every partition it needs exists (<see cref="EventPartitions"/>).
 /// <para>
-/// Fast path: binary COPY straight into <c>events</c>, then one upsert of the batch's per-minute counts (computed
-/// here) into the writer's shard of <c>event_rollup_shards</c>. Every row was inserted, so the counts are exact. If an id is already stored (a client retry, a replay),
-/// the primary key fails the COPY (23505) and nothing of it remains; the batch then takes the merge path: COPY into
-/// a per-connection temp table, and one statement that inserts the rows whose ids are new and adds only those to
-/// the rollups. Measured on this 2-core box, the fast path commits ~2× the rows/s of always merging, because
-/// every row is written once instead of twice; retries are rare, so they pay for the second pass.
+/// Full batches take the fast path: binary COPY straight into <c>events</c>, then one upsert of the batch's
+/// per-minute counts (computed here) into the writer's shard of <c>event_rollup_shards</c>. Every row was inserted,
+/// so the counts are exact. If an event is already stored (a client retry), the key fails the COPY (23505) and
+/// nothing of it remains; the batch then takes the insert path: one <c>INSERT … SELECT FROM unnest(…) ON CONFLICT
+/// DO NOTHING</c> that feeds only the rows it inserted to the rollups. Small batches and replays from the spill,
+/// where duplicates are likely or the COPY's advantage is nothing, take the insert path at once.
+/// </para>
+/// <para>
+/// Why not check first or always insert: on this 2-core box, random UUIDv4 ids into today's partition, 2 writers ×
+/// 1,000-row batches (bench/RawCopy <c>--mode</c>), COPY committed 131k rows/s, the insert path 91k, a look-up of
+/// the batch's keys before each COPY 71k and COPY into a temp table then insert 71k. A duplicate is rare next to
+/// full batches, so it pays for its failed COPY rather than every batch paying for the check.
 /// </para>
 /// </summary>
-public sealed class EventBatchWriter(NpgsqlDataSource dataSource, PostgresSinkOptions options)
+public sealed class EventBatchWriter(NpgsqlDataSource dataSource, EventPartitions partitions, PostgresSinkOptions options)
 {
-    private const string Columns = "(id, user_id, type, ts, payload, received_at)";
+    /// <summary>Below this many rows a batch skips the COPY: its cost is per round trip, not per row, there.</summary>
+    public const int CopyMinRows = 256;
 
-    private const string CopyEventsSql = "COPY events " + Columns + " FROM STDIN (FORMAT BINARY)";
+    private const string CopyEventsSql = "COPY events (id, user_id, type, ts, payload, received_at) FROM STDIN (FORMAT BINARY)";
 
     // $4 is the writer's shard (see event_rollup_shards): no two concurrent writers of this instance share one,
     // so none waits for another's commit on the current minute's rows.
@@ -30,23 +40,22 @@ public sealed class EventBatchWriter(NpgsqlDataSource dataSource, PostgresSinkOp
         ON CONFLICT (type, minute, shard) DO UPDATE SET count = r.count + EXCLUDED.count
         """;
 
-    // ON COMMIT DELETE ROWS empties the table at each commit. The pool keeps sessions (NoResetOnClose), so the table
-    // is created once per connection; IF NOT EXISTS is a catalog lookup in the round trip that opens the transaction.
-    private const string CreateStagingSql =
-        "CREATE TEMP TABLE IF NOT EXISTS events_staging (id text, user_id text, type text, ts timestamptz, payload jsonb, received_at timestamptz) ON COMMIT DELETE ROWS";
-
-    private const string CopyStagingSql = "COPY events_staging " + Columns + " FROM STDIN (FORMAT BINARY)";
-
-    private const string MergeSql =
+    // date_trunc in UTC: in the session's zone, a historical offset with seconds (LMT) would move the minute.
+    // Payloads travel as text[] and are cast here: as a jsonb[] parameter, a payload PostgreSQL refuses fails the
+    // Bind of an auto-prepared statement, after which Npgsql 10.0.3 misreads the connection's next result ("Received
+    // unexpected backend message DataRow"); refused while executing, the error is an ordinary one.
+    private const string InsertSkippingStoredSql =
         """
         WITH inserted AS (
             INSERT INTO events (id, user_id, type, ts, payload, received_at)
-            SELECT id, user_id, type, ts, payload, received_at FROM events_staging
-            ON CONFLICT (id) DO NOTHING
+            SELECT id, user_id, type, ts, payload::jsonb, received_at
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[])
+                AS u(id, user_id, type, ts, payload, received_at)
+            ON CONFLICT (ts, id) DO NOTHING
             RETURNING type, ts
         ), rolled AS (
             INSERT INTO event_rollup_shards AS r (type, minute, shard, count)
-            SELECT type, date_trunc('minute', ts), $1, count(*) FROM inserted GROUP BY 1, 2
+            SELECT type, date_trunc('minute', ts, 'UTC'), $7, count(*) FROM inserted GROUP BY 1, 2
             ON CONFLICT (type, minute, shard) DO UPDATE SET count = r.count + EXCLUDED.count
         )
         SELECT count(*) FROM inserted
@@ -56,64 +65,106 @@ public sealed class EventBatchWriter(NpgsqlDataSource dataSource, PostgresSinkOp
         """
         INSERT INTO dead_letters (id, user_id, type, ts, payload, received_at, error, sqlstate)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT (id) DO NOTHING
+        ON CONFLICT (ts, id) DO NOTHING
         """;
 
-    /// <returns>How many rows were new (the rest were ids already stored).</returns>
+    /// <returns>How many rows were new (the rest were events already stored).</returns>
     /// <param name="shard">The caller's writer slot: unique among this instance's concurrent writes.</param>
-    public async Task<long> WriteAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, CancellationToken cancellationToken)
+    /// <param name="replaying">A batch from the spill: some of it may have been committed before its write failed.</param>
+    public async Task<long> WriteAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, bool replaying, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        for (var attempt = 1; ; attempt++)
+        {
+            await partitions.EnsureCoveredAsync(batch, cancellationToken);
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+                if (!replaying && batch.Length >= CopyMinRows && await TryCopyAsync(connection, batch, typeNames, shard, cancellationToken))
+                {
+                    return batch.Length;
+                }
+
+                return await InsertSkippingStoredAsync(connection, batch, typeNames, shard, cancellationToken);
+            }
+            catch (PostgresException ex) when (IsMissingPartition(ex) && attempt == 1)
+            {
+                // Another instance's retention dropped a partition this one still had cached: read the catalog again.
+                partitions.Invalidate();
+            }
+        }
+    }
+
+    /// <summary>"no partition of relation … found for row": the class-23 error that is about the table, not the row.</summary>
+    public static bool IsMissingPartition(PostgresException ex) =>
+        ex.SqlState == PostgresErrorCodes.CheckViolation && ex.Routine == "ExecFindPartition";
+
+    /// <summary>The fast path; false (rolled back, no error recorded) when an event of the batch is already stored.</summary>
+    private async Task<bool> TryCopyAsync(NpgsqlConnection connection, ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, CancellationToken cancellationToken)
+    {
+        // Hermes's own span for the COPY, in place of Npgsql's (filtered out in PostgresSinkExtensions): a stored
+        // event sent again is normal, so its failed COPY must not show as an error in the trace.
+        using var activity = IngestTracing.Source.StartActivity("COPY events", ActivityKind.Client);
+        activity?.SetTag("db.system.name", "postgresql");
+        activity?.SetTag("db.operation.name", "COPY");
+        activity?.SetTag("db.collection.name", "events");
+        activity?.SetTag("hermes.batch.size", batch.Length);
         try
         {
-            return await CopyDirectAsync(connection, batch, typeNames, shard, cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await CopyAsync(connection, CopyEventsSql, batch, typeNames, cancellationToken);
+
+            var (types, minutes, counts) = CountPerMinute(batch.Span, typeNames);
+            await using (var add = new NpgsqlCommand(AddCountsSql, connection, transaction))
+            {
+                add.Parameters.Add(new() { Value = types });
+                add.Parameters.Add(new() { Value = minutes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+                add.Parameters.Add(new() { Value = counts });
+                add.Parameters.Add(new() { Value = shard });
+                await add.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            return true;
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            // An id is already stored (or twice in this batch); the COPY was rolled back whole.
+            activity?.SetTag("hermes.copy.outcome", "already-stored");
+            activity?.AddEvent(new("An event of the batch is already stored; the batch is inserted skipping stored events"));
+            return false;
         }
-
-        return await CopyMergeAsync(connection, batch, typeNames, shard, cancellationToken);
+        catch (Exception ex) when (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+            throw;
+        }
     }
 
-    private async Task<long> CopyDirectAsync(NpgsqlConnection connection, ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, CancellationToken cancellationToken)
+    private static async Task<long> InsertSkippingStoredAsync(NpgsqlConnection connection, ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, CancellationToken cancellationToken)
     {
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await CopyAsync(connection, CopyEventsSql, batch, typeNames, cancellationToken);
-
-        var (types, minutes, counts) = CountPerMinute(batch.Span, typeNames);
-        await using (var add = new NpgsqlCommand(AddCountsSql, connection, transaction))
+        var rows = batch.Span;
+        var ids = new string[rows.Length];
+        var users = new string[rows.Length];
+        var types = new string[rows.Length];
+        var stamps = new DateTime[rows.Length];
+        var payloads = new string?[rows.Length];
+        var received = new DateTime[rows.Length];
+        for (var i = 0; i < rows.Length; i++)
         {
-            add.Parameters.Add(new() { Value = types });
-            add.Parameters.Add(new() { Value = minutes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-            add.Parameters.Add(new() { Value = counts });
-            add.Parameters.Add(new() { Value = shard });
-            await add.ExecuteNonQueryAsync(cancellationToken);
+            ref readonly var e = ref rows[i];
+            (ids[i], users[i], types[i], payloads[i]) = (e.Id, e.UserId, typeNames[e.Type], e.Payload);
+            stamps[i] = DateTime.UnixEpoch.AddSeconds(e.Timestamp);
+            received[i] = DateTime.UnixEpoch.AddMilliseconds(e.ReceivedAtMs);
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        return batch.Length;
-    }
-
-    private async Task<long> CopyMergeAsync(NpgsqlConnection connection, ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, CancellationToken cancellationToken)
-    {
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var create = new NpgsqlCommand(CreateStagingSql, connection, transaction))
-        {
-            await create.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await CopyAsync(connection, CopyStagingSql, batch, typeNames, cancellationToken);
-
-        long inserted;
-        await using (var merge = new NpgsqlCommand(MergeSql, connection, transaction))
-        {
-            merge.Parameters.Add(new() { Value = shard });
-            inserted = (long)(await merge.ExecuteScalarAsync(cancellationToken))!;
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        return inserted;
+        await using var insert = new NpgsqlCommand(InsertSkippingStoredSql, connection);
+        insert.Parameters.Add(new() { Value = ids });
+        insert.Parameters.Add(new() { Value = users });
+        insert.Parameters.Add(new() { Value = types });
+        insert.Parameters.Add(new() { Value = stamps, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        insert.Parameters.Add(new() { Value = payloads, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new() { Value = received, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        insert.Parameters.Add(new() { Value = shard });
+        return (long)(await insert.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private async Task CopyAsync(NpgsqlConnection connection, string copySql, ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
@@ -179,14 +230,14 @@ public sealed class EventBatchWriter(NpgsqlDataSource dataSource, PostgresSinkOp
     }
 
     /// <summary>Stores one refused event with the database's reason. NULs cannot be stored in text, so they are escaped.</summary>
-    /// <returns>False when the id was already dead-lettered.</returns>
+    /// <returns>False when the event was already dead-lettered.</returns>
     public async Task<bool> DeadLetterAsync(EventRecord e, IReadOnlyList<string> typeNames, PostgresException error, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(DeadLetterSql);
         command.Parameters.Add(new() { Value = Printable(e.Id) });
         command.Parameters.Add(new() { Value = Printable(e.UserId) });
         command.Parameters.Add(new() { Value = e.Type < typeNames.Count ? typeNames[e.Type] : e.Type.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-        command.Parameters.Add(new() { Value = e.Timestamp });
+        command.Parameters.Add(new() { Value = DateTime.UnixEpoch.AddSeconds(e.Timestamp), NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = e.Payload is null ? DBNull.Value : Printable(e.Payload) });
         command.Parameters.Add(new() { Value = DateTime.UnixEpoch.AddMilliseconds(e.ReceivedAtMs), NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = error.Detail is { Length: > 0 } detail ? $"{error.MessageText}: {detail}" : error.MessageText });

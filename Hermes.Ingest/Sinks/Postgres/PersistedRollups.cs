@@ -10,8 +10,25 @@ public sealed class PersistedRollups(NpgsqlDataSource dataSource)
     /// <summary>Same filters and order as <see cref="MinuteAggregator.Snapshot"/>: minute, then type.</summary>
     public async Task<List<AggregateCount>> QueryAsync(string? type, long? from, long? to, CancellationToken cancellationToken)
     {
+        await using var command = CreateQuery(type, from, to);
+        var result = new List<AggregateCount>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(new AggregateCount(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The query, with the time range as bounds on <c>minute</c>, the column <c>event_rollup_shards</c> is
+    /// partitioned on, so PostgreSQL reads only the partitions the range touches (a test reads the plan).
+    /// </summary>
+    public NpgsqlCommand CreateQuery(string? type, long? from, long? to)
+    {
         var sql = new StringBuilder("SELECT type, extract(epoch FROM minute)::bigint, count FROM event_rollups WHERE true");
-        await using var command = dataSource.CreateCommand();
+        var command = dataSource.CreateCommand();
         if (type is not null)
         {
             command.Parameters.Add(new() { Value = type });
@@ -31,13 +48,6 @@ public sealed class PersistedRollups(NpgsqlDataSource dataSource)
         }
 
         command.CommandText = sql.Append(" ORDER BY minute, type COLLATE \"C\"").ToString();
-        var result = new List<AggregateCount>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            result.Add(new AggregateCount(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
-        }
-
-        return result;
+        return command;
     }
 }

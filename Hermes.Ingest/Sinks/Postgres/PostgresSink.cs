@@ -87,8 +87,8 @@ public sealed partial class PostgresSink : IEventSink
         try
         {
             await _breaker.ExecuteAsync(
-                static (state, ct) => state.Sink.WriteGuardedAsync(state.Batch, state.Names, state.Refused, ct),
-                new WriteState(this, batch, typeNames, refused ?? new RefusedRows()),
+                static (state, ct) => state.Sink.WriteGuardedAsync(state.Batch, state.Names, state.Replaying, state.Refused, ct),
+                new WriteState(this, batch, typeNames, replaying, refused ?? new RefusedRows()),
                 cancellationToken);
             return true;
         }
@@ -151,7 +151,7 @@ public sealed partial class PostgresSink : IEventSink
         }
     }
 
-    private async ValueTask WriteGuardedAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, RefusedRows refused, CancellationToken cancellationToken)
+    private async ValueTask WriteGuardedAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, bool replaying, RefusedRows refused, CancellationToken cancellationToken)
     {
         await _writers.WaitAsync(cancellationToken);
         var popped = _shards.TryPop(out var shard);
@@ -163,7 +163,7 @@ public sealed partial class PostgresSink : IEventSink
             try
             {
                 await _schema.EnsureAsync(timeout.Token);
-                await WriteSplittingAsync(batch, typeNames, shard, refused, timeout.Token);
+                await WriteSplittingAsync(batch, typeNames, shard, replaying, refused, timeout.Token);
             }
             catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
@@ -181,14 +181,14 @@ public sealed partial class PostgresSink : IEventSink
     /// Writes the batch; if the server refuses it for its data, bisects until the bad rows stand alone, so the good
     /// ones land and each bad one is dead-lettered. k bad rows in n cost about 2·k·log2(n) extra transactions.
     /// </summary>
-    private async Task WriteSplittingAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, RefusedRows refused, CancellationToken cancellationToken)
+    private async Task WriteSplittingAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, short shard, bool replaying, RefusedRows refused, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 var started = Stopwatch.GetTimestamp();
-                var inserted = await _writer.WriteAsync(batch, typeNames, shard, cancellationToken);
+                var inserted = await _writer.WriteAsync(batch, typeNames, shard, replaying, cancellationToken);
                 _metrics.OnCommitted(batch.Length, inserted, Stopwatch.GetElapsedTime(started));
                 return;
             }
@@ -206,8 +206,8 @@ public sealed partial class PostgresSink : IEventSink
                 }
 
                 var half = batch.Length / 2;
-                await WriteSplittingAsync(batch[..half], typeNames, shard, refused, cancellationToken);
-                await WriteSplittingAsync(batch[half..], typeNames, shard, refused, cancellationToken);
+                await WriteSplittingAsync(batch[..half], typeNames, shard, replaying, refused, cancellationToken);
+                await WriteSplittingAsync(batch[half..], typeNames, shard, replaying, refused, cancellationToken);
                 return;
             }
         }
@@ -231,7 +231,7 @@ public sealed partial class PostgresSink : IEventSink
 
     private static bool IsTimeout(Exception ex) => ex is TimeoutException || ex.InnerException is TimeoutException;
 
-    private readonly record struct WriteState(PostgresSink Sink, ReadOnlyMemory<EventRecord> Batch, IReadOnlyList<string> Names, RefusedRows Refused);
+    private readonly record struct WriteState(PostgresSink Sink, ReadOnlyMemory<EventRecord> Batch, IReadOnlyList<string> Names, bool Replaying, RefusedRows Refused);
 
     /// <summary>Rows of one write that the database refused, dead-letter row included: lost, so reported.</summary>
     public sealed class RefusedRows

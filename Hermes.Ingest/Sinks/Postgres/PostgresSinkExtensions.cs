@@ -40,13 +40,17 @@ public static class PostgresSinkExtensions
             {
                 dataSource.ConnectionStringBuilder.MaxPoolSize = options.MaxOpenConns;
 
-                // Keep sessions across pool rentals so the temp staging table is created once per connection
-                // rather than once per batch (DISCARD ALL would drop it).
+                // Keep sessions across pool rentals: no DISCARD ALL for the server to run after every batch.
                 dataSource.ConnectionStringBuilder.NoResetOnClose = true;
 
-                // The rollup upsert and the merge run once per batch: prepared once per connection instead of
+                // The rollup upsert and the insert path run once per batch: prepared once per connection instead of
                 // parsed and planned every time.
                 dataSource.ConnectionStringBuilder.MaxAutoPrepare = 10;
+
+                // EventBatchWriter traces its COPY itself: a COPY refused because an event is already stored is a
+                // normal retry, which Npgsql's span would show as an error.
+                dataSource.ConfigureTracing(tracing => tracing.ConfigureCopyOperationFilter(
+                    sql => !sql.StartsWith("COPY events ", StringComparison.Ordinal)));
 
                 // The detail of a refused row ("\u0000 cannot be converted to text") is what dead_letters.error is for.
                 dataSource.ConnectionStringBuilder.IncludeErrorDetail = true;
@@ -59,6 +63,7 @@ public static class PostgresSinkExtensions
 
         services.AddSingleton<PostgresSinkMetrics>();
         services.AddSingleton<PostgresSchema>();
+        services.AddSingleton<EventPartitions>();
         services.AddSingleton<EventBatchWriter>();
         services.AddSingleton<DatabaseBreaker>();
         services.AddSingleton<SpillStore>();
@@ -66,6 +71,8 @@ public static class PostgresSinkExtensions
         services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<PostgresSink>());
         services.AddSingleton<PersistedRollups>();
         services.AddHostedService<SpillReplayer>();
+        services.AddSingleton<PartitionMaintainer>();
+        services.AddHostedService(provider => provider.GetRequiredService<PartitionMaintainer>());
         services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"]);
         return true;
     }

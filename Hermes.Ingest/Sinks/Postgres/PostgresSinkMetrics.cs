@@ -55,6 +55,10 @@ public sealed class PostgresSinkMetrics
     private long _spillEvents;
     private long _corruptRecords;
     private int _circuitState;
+    private readonly long[] _partitions = new long[PartitionedTable.All.Length];
+    private readonly long[] _partitionsCreated = new long[PartitionedTable.All.Length];
+    private readonly long[] _partitionsDropped = new long[PartitionedTable.All.Length];
+    private long _retentionEventsDropped;
 
     public PostgresSinkMetrics(IMeterFactory meterFactory)
     {
@@ -67,7 +71,7 @@ public sealed class PostgresSinkMetrics
             "Failed database writes, by class.");
         meter.CreateObservableCounter("hermes_db_rows_written", () => RowsWritten, "{row}",
             "New rows committed to events (re-sent ids excluded).");
-        meter.CreateObservableCounter("hermes_db_duplicates_skipped", () => Volatile.Read(ref _duplicates), "{row}",
+        meter.CreateObservableCounter("hermes_db_duplicates_skipped", () => Duplicates, "{row}",
             "Rows not inserted because their id was already stored.");
         meter.CreateObservableGauge("hermes_spill_bytes", () => SpillBytes, "By",
             "Bytes in the disk spill waiting for replay.");
@@ -81,17 +85,43 @@ public sealed class PostgresSinkMetrics
             "Events lost for good, by reason.");
         meter.CreateObservableCounter("hermes_spill_corrupt_records", () => CorruptRecords, "{record}",
             "Spill records skipped because their checksum failed or they were cut short.");
+        meter.CreateObservableGauge("hermes_db_partitions", () => ObservePerTable(_partitions), "{partition}",
+            "Time partitions of each table (events, event_rollup_shards, dead_letters), the archive partition included.");
+        meter.CreateObservableCounter("hermes_db_partitions_created", () => ObservePerTable(_partitionsCreated), "{partition}",
+            "Partitions this instance created, ahead of time or for an event that needed one.");
+        meter.CreateObservableCounter("hermes_retention_partitions_dropped", () => ObservePerTable(_partitionsDropped), "{partition}",
+            "Partitions dropped by EVENT_RETENTION (events) or ROLLUP_RETENTION (rollups, dead letters).");
+        meter.CreateObservableCounter("hermes_retention_events_dropped", () => RetentionEventsDropped, "{event}",
+            "Stored events removed with the events partitions EVENT_RETENTION dropped (as counted by their rollups).");
         _copyDuration = meter.CreateHistogram("hermes_db_copy_duration", "s", "Time to COPY and commit one batch.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
     }
 
     public int CircuitState => Volatile.Read(ref _circuitState);
 
+    public long Partitions(PartitionedTable table) => Volatile.Read(ref _partitions[table.Index]);
+
+    public long PartitionsDropped(PartitionedTable table) => Volatile.Read(ref _partitionsDropped[table.Index]);
+
+    public long RetentionEventsDropped => Volatile.Read(ref _retentionEventsDropped);
+
+    public void SetPartitions(PartitionedTable table, int count) => Volatile.Write(ref _partitions[table.Index], count);
+
+    public void OnPartitionCreated(PartitionedTable table) => Interlocked.Increment(ref _partitionsCreated[table.Index]);
+
+    public void OnPartitionDropped(PartitionedTable table, long events)
+    {
+        Interlocked.Increment(ref _partitionsDropped[table.Index]);
+        Interlocked.Add(ref _retentionEventsDropped, events);
+    }
+
     public long OpenRejects => Volatile.Read(ref _openRejects);
 
     public long RowsWritten => Volatile.Read(ref _rowsWritten);
 
     public long Replayed => Volatile.Read(ref _replayed);
+
+    public long Duplicates => Volatile.Read(ref _duplicates);
 
     public long DeadLetters => Volatile.Read(ref _deadLetters);
 
@@ -130,6 +160,14 @@ public sealed class PostgresSinkMetrics
     {
         Interlocked.Add(ref _spillBytes, bytes);
         Interlocked.Add(ref _spillEvents, events);
+    }
+
+    private static IEnumerable<Measurement<long>> ObservePerTable(long[] values)
+    {
+        foreach (var table in PartitionedTable.All)
+        {
+            yield return new(Volatile.Read(ref values[table.Index]), new KeyValuePair<string, object?>("table", table.Name));
+        }
     }
 
     private IEnumerable<Measurement<long>> ObserveFailures()

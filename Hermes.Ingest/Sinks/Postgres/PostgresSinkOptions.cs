@@ -35,6 +35,18 @@ public sealed class PostgresSinkOptions
 
     /// <summary>A segment file is sealed and a new one begun past this size, so replay can delete as it goes.</summary>
     public long SpillSegmentBytes { get; set; } = 16L << 20;
+
+    /// <summary>
+    /// PARTITION_INTERVAL: the width of each time partition of <c>events</c>, <c>event_rollup_shards</c> and
+    /// <c>dead_letters</c>. Boundaries are whole multiples of it since 1970-01-01 UTC (midnight UTC for days).
+    /// </summary>
+    public TimeSpan PartitionInterval { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>EVENT_RETENTION (an ingest setting, since intake refuses older events): zero keeps every partition.</summary>
+    public TimeSpan EventRetention { get; set; }
+
+    /// <summary>ROLLUP_RETENTION: how long per-minute counts and dead letters are kept; zero keeps them all.</summary>
+    public TimeSpan RollupRetention { get; set; }
 }
 
 /// <summary>Reads <see cref="PostgresSinkOptions"/>; null when no database is configured (the in-memory sink is used).</summary>
@@ -48,6 +60,8 @@ public static class PostgresSinkOptionsLoader
         new("SPILL_DIR", nameof(PostgresSinkOptions.SpillDirectory), (o, v) => Directory(v, x => o.SpillDirectory = x)),
         new("SPILL_MAX_BYTES", nameof(PostgresSinkOptions.SpillMaxBytes), (o, v) => SettingReader.Long(v, 1L << 20, long.MaxValue, x => o.SpillMaxBytes = x)),
         new("SPILL_SEGMENT_BYTES", nameof(PostgresSinkOptions.SpillSegmentBytes), (o, v) => SettingReader.Long(v, 64L << 10, 1L << 30, x => o.SpillSegmentBytes = x)),
+        new("PARTITION_INTERVAL", nameof(PostgresSinkOptions.PartitionInterval), (o, v) => Interval(v, x => o.PartitionInterval = x)),
+        new("ROLLUP_RETENTION", nameof(PostgresSinkOptions.RollupRetention), (o, v) => SettingReader.Retention(v, x => o.RollupRetention = x)),
     ];
 
     /// <summary>
@@ -83,8 +97,16 @@ public static class PostgresSinkOptionsLoader
             return null;
         }
 
-        var options = new PostgresSinkOptions { ConnectionString = connectionString ?? "", MaxOpenConns = ingest.MaxOpenConns };
+        var options = new PostgresSinkOptions { ConnectionString = connectionString ?? "", MaxOpenConns = ingest.MaxOpenConns, EventRetention = ingest.EventRetention };
         SettingReader.Read(configuration, PostgresSinkOptions.SectionName, Settings, options, problems);
+
+        // Counts outliving their events are useful (rollups are cheap to keep); events outliving their counts would
+        // make ?source=db disagree with the rows, and retention reads the counts to report what it removed.
+        if (options.RollupRetention > TimeSpan.Zero && (options.EventRetention == TimeSpan.Zero || options.RollupRetention < options.EventRetention))
+        {
+            var events = options.EventRetention == TimeSpan.Zero ? "0 (keep everything)" : GoDuration.Format(options.EventRetention);
+            problems.Add($"ROLLUP_RETENTION={GoDuration.Format(options.RollupRetention)} is invalid: it must be at least EVENT_RETENTION ({events}); set EVENT_RETENTION to at most {GoDuration.Format(options.RollupRetention)}, or ROLLUP_RETENTION to 0.");
+        }
 
         if (problems.Count > 0)
         {
@@ -92,6 +114,26 @@ public static class PostgresSinkOptionsLoader
         }
 
         return options;
+    }
+
+    /// <summary>Whole hours that divide a day (1h, 2h, 3h, 4h, 6h, 8h, 12h), or whole days (1d … 366d).</summary>
+    private static string? Interval(string value, Action<TimeSpan> set)
+    {
+        if (!GoDuration.TryParse(value, out var d) || d <= TimeSpan.Zero)
+        {
+            return "expected a duration such as 1d, 6h or 7d";
+        }
+
+        var hours = d.TotalHours;
+        var wholeHoursDividingADay = hours == Math.Floor(hours) && hours < 24 && 24 % (int)hours == 0;
+        var wholeDays = d.Ticks % TimeSpan.TicksPerDay == 0 && d <= TimeSpan.FromDays(366);
+        if (!wholeHoursDividingADay && !wholeDays)
+        {
+            return "must be 1h, 2h, 3h, 4h, 6h, 8h or 12h, or a whole number of days up to 366d";
+        }
+
+        set(d);
+        return null;
     }
 
     private static string? Directory(string value, Action<string> set)
