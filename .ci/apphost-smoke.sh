@@ -38,6 +38,9 @@ echo "ingest healthy ${cold_ms} ms after \`dotnet run --project Hermes.AppHost\`
 
 grep -q "PostgreSQL source:" "$log" || fail "the AppHost did not log which PostgreSQL source it chose"
 grep "PostgreSQL source:" "$log" | sed 's/^ *//'
+grep -q "Local PostgreSQL data directory: $data_root" "$log" || fail "the AppHost did not log where the local database lives"
+# Aspire warns (and its dashboard shows a red banner) when a resource would need an HTTPS development certificate.
+if grep -q "development certificate" "$log"; then fail "the AppHost warned about a development certificate"; fi
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "$aspire_dashboard/")
 case "$code" in 200|302|401) ;; *) fail "Aspire dashboard at $aspire_dashboard answered $code" ;; esac

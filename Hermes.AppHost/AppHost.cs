@@ -9,25 +9,32 @@ var postgres = builder.AddHermesPostgres();
 var replicas = builder.IngestReplicas();
 
 var ingest = builder.AddProject<Projects.Hermes_Ingest>("ingest")
+    // Plain HTTP locally (launch profile http): no certificate to configure, so no "no trusted development
+    // certificate" banner in the Aspire dashboard (Aspire shows it for any project it would give one).
+    .WithoutHttpsCertificate()
     // Hands ingest ConnectionStrings__hermesdb, which turns its Postgres sink on (it creates its schema itself).
     .WithReference(postgres.Database)
     // The sink migrates its schema at start; waiting on the server (not the connection string) avoids a cold spill.
     .WaitForIfPresent(postgres.Server)
-    // Readiness, not liveness: /health turns 503 while ingest drains at shutdown, so it drops out of rotation first.
-    .WithHttpHealthCheck("/health")
     // Totals stay exact across replicas because /aggregates?source=db reads the rollups every replica adds to.
     .WithReplicas(replicas)
-    // Replicas here share a disk and ingest locks its spill directory, so each gets its own.
-    .WithSpillDirectoryPerReplica(replicas)
+    // Every process here spills into its own directory under one root and replays what a dead one left there.
+    .WithSharedSpillRoot()
+    // Readiness is also the AppHost's health check (WaitFor): /health turns 503 while ingest drains at shutdown, so
+    // it leaves rotation first. Liveness: Container Apps restarts a replica whose /alive stops answering.
+    .WithHttpProbe(ProbeType.Readiness, "/health", initialDelaySeconds: 5, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3, endpointName: "http")
+    .WithHttpProbe(ProbeType.Liveness, "/alive", initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3, endpointName: "http")
     // Producers outside the environment post events; in Azure Container Apps this is the public ingress.
     .WithExternalHttpEndpoints();
 
 var dashboard = builder.AddProject<Projects.Hermes_Dashboard>("dashboard")
+    .WithoutHttpsCertificate()
     // Service discovery: the dashboard calls https+http://ingest, which this resolves to ingest's endpoint.
     .WithReference(ingest)
     // Its live feed subscribes to ingest at start; starting earlier would only log connection retries.
     .WaitFor(ingest)
-    .WithHttpHealthCheck("/health")
+    .WithHttpProbe(ProbeType.Readiness, "/health", initialDelaySeconds: 5, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3, endpointName: "http")
+    .WithHttpProbe(ProbeType.Liveness, "/alive", initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3, endpointName: "http")
     // People open it in a browser, so it is public like ingest.
     .WithExternalHttpEndpoints();
 
@@ -36,12 +43,21 @@ var dashboard = builder.AddProject<Projects.Hermes_Dashboard>("dashboard")
 var deploying = builder.ExecutionContext.IsPublishMode;
 if (deploying || builder.Configuration["Parameters:api-keys"] is not null)
 {
-    ingest.WithEnvironment("API_KEYS", builder.AddParameter("api-keys", secret: true));
+    // Generated when no value is given (azd then asks nothing and keeps it in .azure/<env>/config.json), so a
+    // deployment never starts with a key ingest refuses.
+    var apiKeys = builder.AddParameter("api-keys", GeneratedKey(), secret: true).WithDescription(
+        "Producer keys for `POST /events`: comma-separated `label:key` or `key`, each key at least 16 printable ASCII "
+        + "characters without spaces or commas (the label names it in metrics), for example `mobile:$(openssl rand -hex 24)`. "
+        + "Left empty, one key of 32 letters and digits is generated. Producers send a key as `X-Api-Key`.",
+        enableMarkdown: true);
+    ingest.WithEnvironment("API_KEYS", apiKeys);
 }
 
 if (deploying || builder.Configuration["Parameters:read-api-key"] is not null)
 {
-    var readKey = builder.AddParameter("read-api-key", secret: true);
+    // Only the dashboard's server side uses it, so nobody has to choose it: generated when no value is given.
+    var readKey = builder.AddParameter("read-api-key", GeneratedKey(), secret: true)
+        .WithDescription("Key the Hermes dashboard reads ingest's counts with; generated (32 letters and digits) unless you give one of at least 16 printable ASCII characters.");
     // Ingest labels the key "dashboard" in its metrics; the dashboard's server side sends it, the browser never sees it.
     ingest.WithEnvironment("READ_API_KEYS", ReferenceExpression.Create($"dashboard:{readKey}"));
     dashboard.WithEnvironment("INGEST_API_KEY", readKey);
@@ -50,3 +66,6 @@ if (deploying || builder.Configuration["Parameters:read-api-key"] is not null)
 var app = builder.Build();
 app.LogPostgresSource(postgres, replicas);
 app.Run();
+
+// Letters and digits only: a key may not hold a comma (the list separator), and 32 of them carry ~190 bits.
+static GenerateParameterDefault GeneratedKey() => new() { MinLength = 32, Special = false };

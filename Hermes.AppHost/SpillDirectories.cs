@@ -3,30 +3,26 @@ using Microsoft.Extensions.Configuration;
 namespace Hermes.AppHost;
 
 /// <summary>
-/// Ingest spills batches to disk while PostgreSQL is down, and locks its spill directory so two instances never
-/// replay each other's data. Replicas started here share one file system (in Azure each container has its own),
-/// so each replica gets its own directory under <c>Hermes:SpillDirectory</c>.
+/// Ingest spills batches to disk while PostgreSQL is down. Every ingest process started here shares one spill root
+/// (<c>Hermes:SpillDirectory</c>, default under <see cref="HermesPostgresExtensions.AppHostDataRoot"/>) with
+/// <c>SPILL_SHARED=true</c>: each process spills into a subdirectory of its own and replays the ones no live process
+/// holds, so a spill left by a stopped or killed run is replayed by the next, whatever the replica count.
 /// </summary>
 internal static class SpillDirectories
 {
-    // DCP expands this per replica (Aspire itself uses it for OTEL service.instance.id); the environment callback
-    // runs once for all replicas, so a value computed in C# would be shared by all of them.
-    private const string ReplicaId = "{{- index .Annotations \"otel-service-instance-id\" -}}";
-
-    public static IResourceBuilder<ProjectResource> WithSpillDirectoryPerReplica(this IResourceBuilder<ProjectResource> ingest, int replicas)
+    public static IResourceBuilder<ProjectResource> WithSharedSpillRoot(this IResourceBuilder<ProjectResource> ingest)
     {
         var builder = ingest.ApplicationBuilder;
+
+        // A deployed container has its own file system and no shared volume: its spill stays the default SPILL_DIR
+        // (README, "Deploy", says what that guarantees).
         if (!builder.ExecutionContext.IsRunMode)
         {
             return ingest;
         }
 
         var root = Path.GetFullPath(builder.Configuration["Hermes:SpillDirectory"]
-            ?? Path.Combine(Path.GetTempPath(), "hermes-apphost-spill"));
-
-        // One replica keeps one stable directory, so a spill left by a stopped AppHost is replayed by the next start.
-        // Replica ids are new each run: with several replicas, a spill left behind is replayed only by pointing
-        // SPILL_DIR at it (README, "Full stack").
-        return ingest.WithEnvironment("SPILL_DIR", replicas == 1 ? Path.Combine(root, "ingest") : Path.Combine(root, ReplicaId));
+            ?? Path.Combine(builder.AppHostDataRoot(), "spill"));
+        return ingest.WithEnvironment("SPILL_DIR", root).WithEnvironment("SPILL_SHARED", "true");
     }
 }

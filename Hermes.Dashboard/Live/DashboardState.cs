@@ -63,6 +63,10 @@ public sealed record DashboardState
     public long NowMinute(TimeProvider time) =>
         MinuteCounts.MinuteOf(Snapshot?.Time ?? time.GetUtcNow().ToUnixTimeMilliseconds());
 
+    /// <summary>How far into the current minute "now" is (0–60 s), by ingest's clock when known.</summary>
+    public double SecondsIntoMinute(TimeProvider time) =>
+        (Snapshot?.Time ?? time.GetUtcNow().ToUnixTimeMilliseconds()) % 60_000 / 1000.0;
+
     /// <summary>Connected, and ingest has neither accepted nor counted any event.</summary>
     public bool IsEmpty => Status == FeedStatus.Live && Snapshot is { Accepted: 0 } && Counts.IsEmpty;
 }

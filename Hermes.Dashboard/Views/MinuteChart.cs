@@ -13,6 +13,12 @@ public readonly record struct ChartTick(double Y, string Label);
 public readonly record struct ChartLabel(double X, string Text);
 
 /// <summary>
+/// The current minute's pace: an outline from the top of its stack up to <paramref name="Projected"/>, what the
+/// minute reaches at the rate seen so far, so a minute a few seconds old does not read as a collapse.
+/// </summary>
+public readonly record struct ChartProjection(double X, double Y, double Width, double Height, long SoFar, long Projected);
+
+/// <summary>
 /// Geometry for the stacked "events per minute per type" chart, computed here rather than in Razor so it can be
 /// tested without a browser. Coordinates are in a fixed viewBox (<see cref="Width"/> × <see cref="Height"/>); the SVG
 /// scales to its container.
@@ -26,7 +32,14 @@ public sealed class MinuteChart
     public const double PlotBottom = Height - 24;
     public const double PlotRight = Width - 8;
 
-    private MinuteChart(int windowMinutes, IReadOnlyList<ChartSeries> series, IReadOnlyList<ChartBar> bars, IReadOnlyList<ChartTick> ticks, IReadOnlyList<ChartLabel> labels, long maxTotal)
+    /// <summary>A non-zero count is drawn at least this tall (viewBox units ≈ px), so one event is not invisible next to 100k.</summary>
+    public const double MinBarHeight = 2;
+
+    /// <summary>Before this many seconds the current minute's pace is too noisy to project.</summary>
+    public const double MinProjectionSeconds = 5;
+
+    private MinuteChart(int windowMinutes, IReadOnlyList<ChartSeries> series, IReadOnlyList<ChartBar> bars, IReadOnlyList<ChartTick> ticks, IReadOnlyList<ChartLabel> labels,
+        long maxTotal, ChartProjection? projection)
     {
         WindowMinutes = windowMinutes;
         Series = series;
@@ -34,7 +47,11 @@ public sealed class MinuteChart
         Ticks = ticks;
         Labels = labels;
         MaxTotal = maxTotal;
+        Projection = projection;
     }
+
+    /// <summary>The current minute's projected total, when it has events and is at least <see cref="MinProjectionSeconds"/> old.</summary>
+    public ChartProjection? Projection { get; }
 
     public int WindowMinutes { get; }
 
@@ -52,8 +69,9 @@ public sealed class MinuteChart
     /// <summary>
     /// Builds the last <paramref name="windowMinutes"/> minutes ending with <paramref name="nowMinute"/>, one column per
     /// minute (empty minutes stay as gaps), each stacked by type in the order of <see cref="MinuteCounts.Types"/>.
+    /// <paramref name="secondsIntoMinute"/> (0–60) is how much of the current minute has passed, for its projection.
     /// </summary>
-    public static MinuteChart Build(MinuteCounts counts, long nowMinute, int windowMinutes)
+    public static MinuteChart Build(MinuteCounts counts, long nowMinute, int windowMinutes, double secondsIntoMinute = 60)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(windowMinutes, 1);
         var firstMinute = nowMinute - ((windowMinutes - 1) * 60L);
@@ -76,13 +94,18 @@ public sealed class MinuteChart
             maxTotal = Math.Max(maxTotal, series.Sum(s => counts[s.Type, minute]));
         }
 
-        var scaleMax = NiceCeiling(maxTotal);
+        long current = series.Sum(s => counts[s.Type, nowMinute]);
+        long projected = current > 0 && secondsIntoMinute is >= MinProjectionSeconds and < 60
+            ? (long)Math.Round(current * 60 / secondsIntoMinute)
+            : current;
+        var scaleMax = NiceCeiling(Math.Max(maxTotal, projected));
         var plotHeight = PlotBottom - PlotTop;
         var slot = (PlotRight - PlotLeft) / windowMinutes;
         var barWidth = Math.Max(1, slot * 0.8);
 
         var bars = new List<ChartBar>();
         var labels = new List<ChartLabel>();
+        ChartProjection? projection = null;
         var labelEvery = windowMinutes <= 15 ? 3 : 10;
         for (var m = 0; m < windowMinutes; m++)
         {
@@ -97,15 +120,21 @@ public sealed class MinuteChart
                     continue;
                 }
 
-                var height = plotHeight * count / scaleMax;
+                var height = Math.Max(MinBarHeight, plotHeight * count / scaleMax);
                 y -= height;
                 bars.Add(new(s.Type, s.Index, minute, count, x, y, barWidth, height));
             }
 
-            // Label from the newest minute backwards so "now" always has a label.
+            // Label from the newest minute backwards so "now" always has a label; it says "now" (the minute is not over).
             if ((windowMinutes - 1 - m) % labelEvery == 0)
             {
-                labels.Add(new(x + (barWidth / 2), Format.Minute(minute)));
+                labels.Add(new(x + (barWidth / 2), minute == nowMinute ? "now" : Format.Minute(minute)));
+            }
+
+            if (minute == nowMinute && projected > current)
+            {
+                var top = PlotBottom - (plotHeight * projected / scaleMax);
+                projection = new(x, top, barWidth, Math.Max(0, y - top), current, projected);
             }
         }
 
@@ -118,7 +147,7 @@ public sealed class MinuteChart
             ticks.Add(new(PlotBottom - (plotHeight * i / divisions), Format.Compact(value)));
         }
 
-        return new(windowMinutes, series, bars, ticks, labels, maxTotal);
+        return new(windowMinutes, series, bars, ticks, labels, maxTotal, projection);
     }
 
     /// <summary>Rounds up to 1, 2 or 5 × 10ⁿ so the grid lines land on round numbers; at least 4.</summary>

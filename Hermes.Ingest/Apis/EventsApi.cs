@@ -35,9 +35,11 @@ public static class EventsApi
     {
         // ASP.NET's per-request http.server.request.duration histogram cost ~20% of a core at 30k requests/s
         // (OTEL_SDK_DISABLED on/off, same load). Ingest traffic is counted by hermes_events_* instead.
-        var events = app.MapGroup("/events").WithTags("Events").DisableHttpMetrics();
+        // The group holds no prefix: under MapGroup("/events") the single-event route reads "/events/", which named
+        // the endpoint and every request span "POST /events/".
+        var events = app.MapGroup("").WithTags("Events").DisableHttpMetrics();
 
-        events.MapPost("/", static (HttpContext context, EventIntake intake) => intake.PostEventAsync(context))
+        events.MapPost("/events", static (HttpContext context, EventIntake intake) => intake.PostEventAsync(context))
             .WithName("PostEvent")
             .WithSummary("Ingest one event")
             .WithDescription("Validates one event and queues it. 202 when queued; 400 invalid (the problem names the field and rule); 413 over MAX_EVENT_BYTES; 415 not JSON; 503 + Retry-After when the queue is full or Hermes is shutting down. 401 without a valid key when API_KEYS is set; 429 + Retry-After over RATE_LIMIT_PER_KEY. ?ack=durable: 200 once the event is committed or fsynced to the spill.")
@@ -52,7 +54,7 @@ public static class EventsApi
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
-        events.MapPost("/batch", static (HttpContext context, EventIntake intake) => intake.PostBatchAsync(context))
+        events.MapPost("/events/batch", static (HttpContext context, EventIntake intake) => intake.PostBatchAsync(context))
             .WithName("PostEventBatch")
             .WithSummary("Ingest a batch of events")
             .WithDescription("A JSON array of events, or NDJSON (Content-Type application/x-ndjson), optionally Content-Encoding: gzip. Valid events are queued even when others are refused; 'rejected' lists the others by index. Either all valid events are queued or none (503 + Retry-After). 400 when no event is valid; 413 over MAX_BATCH_BYTES, MAX_INFLATED_BYTES or MAX_BATCH_EVENTS. 401 without a valid key when API_KEYS is set; 429 + Retry-After over RATE_LIMIT_PER_KEY. ?ack=durable: 200 once every valid event is committed or fsynced to the spill.")

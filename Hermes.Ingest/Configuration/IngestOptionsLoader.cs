@@ -41,7 +41,7 @@ public static class IngestOptionsLoader
         new("MAX_JSON_DEPTH", nameof(IngestOptions.MaxJsonDepth), (o, v) => SettingReader.Int(v, 2, 256, x => o.MaxJsonDepth = x)),
         new("AGGREGATE_RETENTION", nameof(IngestOptions.AggregateRetention), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.AggregateRetention = x)),
         new("MAX_AGGREGATE_BUCKETS", nameof(IngestOptions.MaxAggregateBuckets), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.MaxAggregateBuckets = x)),
-        new("DEBUG_ENDPOINTS", nameof(IngestOptions.DebugEndpoints), (o, v) => Bool(v, x => o.DebugEndpoints = x)),
+        new("DEBUG_ENDPOINTS", nameof(IngestOptions.DebugEndpoints), (o, v) => SettingReader.Bool(v, x => o.DebugEndpoints = x)),
         new("REQUEST_HEADERS_TIMEOUT", nameof(IngestOptions.RequestHeadersTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.RequestHeadersTimeout = x)),
         new("MIN_REQUEST_BODY_RATE", nameof(IngestOptions.MinRequestBodyBytesPerSecond), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.MinRequestBodyBytesPerSecond = x)),
         new("MIN_REQUEST_BODY_GRACE", nameof(IngestOptions.MinRequestBodyGrace), (o, v) => SettingReader.Duration(v, TimeSpan.FromSeconds(1), exclusive: true, set: x => o.MinRequestBodyGrace = x)),
@@ -124,21 +124,6 @@ public static class IngestOptionsLoader
 
         set(rate);
         return null;
-    }
-
-    private static string? Bool(string value, Action<bool> set)
-    {
-        switch (value.Trim().ToLowerInvariant())
-        {
-            case "true" or "1" or "yes" or "on":
-                set(true);
-                return null;
-            case "false" or "0" or "no" or "off" or "":
-                set(false);
-                return null;
-            default:
-                return "expected true or false";
-        }
     }
 
     private static string? Mode(string value, Action<BackpressureMode> set)

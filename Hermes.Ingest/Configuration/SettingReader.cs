@@ -36,6 +36,21 @@ public static class SettingReader
     public static bool IsSet(IConfiguration configuration, string section, string envName, string key) =>
         configuration[envName] is not null || configuration[$"{section}:{key}"] is not null;
 
+    public static string? Bool(string value, Action<bool> set)
+    {
+        switch (value.Trim().ToLowerInvariant())
+        {
+            case "true" or "1" or "yes" or "on":
+                set(true);
+                return null;
+            case "false" or "0" or "no" or "off" or "":
+                set(false);
+                return null;
+            default:
+                return "expected true or false";
+        }
+    }
+
     public static string? Int(string value, int min, int max, Action<int> set) =>
         Long(value, min, max, n => set((int)n));
 

@@ -136,6 +136,7 @@ public sealed partial class LiveStats(
                 json.WriteNumber("pid", previous.Pid);
                 json.WriteNumber("checkpointAt", previous.CheckpointAt.ToUnixTimeMilliseconds());
                 json.WriteNumber("atRiskEvents", previous.AtRisk);
+                json.WriteNumber("runs", previous.Runs);
                 json.WriteEndObject();
             }
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Hermes.Ingest.Diagnostics;
-using Hermes.Ingest.Sinks.Postgres;
+using Hermes.Ingest.Sinks.Spill;
 
 namespace Hermes.Ingest.Pipeline;
 
@@ -18,41 +18,73 @@ public sealed partial class RunLedger(IngestMetrics metrics, IServiceProvider se
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
+    private const string FileName = "run.json";
+
+    private readonly Lock _previousLock = new();
+
     // Registered always (before the workers, so it stops after their drain); inert without a durable sink.
-    private readonly string? _path = services.GetService<PostgresSinkOptions>() is { } sink ? Path.Combine(sink.SpillDirectory, "run.json") : null;
+    private string? _path;
     private (long Accepted, long Stored) _written = (-1, -1);
 
-    /// <summary>The previous run's unclean-exit report, or null when it stopped cleanly (or there was none).</summary>
+    /// <summary>
+    /// The previous runs' unclean-exit report, or null when they stopped cleanly (or there were none): this directory's
+    /// last run, and with SPILL_SHARED every dead instance's directory adopted since start, summed.
+    /// </summary>
     public PreviousRun? Previous { get; private set; }
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_path is null)
+        // The spill store creates and locks the directory (with SPILL_SHARED, a new one), so the ledger is ours alone.
+        if (services.GetService<SpillStore>() is not { } spill)
         {
             return Task.CompletedTask;
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-        if (File.Exists(_path))
-        {
-            try
-            {
-                var last = JsonSerializer.Deserialize(File.ReadAllBytes(_path), RunLedgerJson.Default.LedgerEntry);
-                if (last is { Clean: false })
-                {
-                    Previous = new PreviousRun(last.Pid, DateTimeOffset.FromUnixTimeMilliseconds(last.UpdatedAtMs), Math.Max(0, last.Accepted - last.Stored));
-                    LogUnclean(logger, last.Pid, Previous.CheckpointAt, Previous.AtRisk, Interval.TotalMilliseconds);
-                }
-            }
-            catch (JsonException ex)
-            {
-                LogUnreadable(logger, _path, ex.Message);
-            }
-        }
-
+        _path = Path.Combine(spill.SpillDirectory, FileName);
+        Report(_path);
         metrics.SetPreviousRunAtRisk(Previous?.AtRisk ?? 0);
         Write(clean: false);
         return base.StartAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A dead instance's spill directory was adopted (SPILL_SHARED): report its ledger as a previous run, then delete it,
+    /// so an adopter that dies mid-replay does not make the next one report the same losses twice.
+    /// </summary>
+    public void ReportAdopted(string directory)
+    {
+        var path = Path.Combine(directory, FileName);
+        Report(path);
+        metrics.SetPreviousRunAtRisk(Previous?.AtRisk ?? 0);
+        File.Delete(path);
+        File.Delete(path + ".tmp");
+        DirectorySync.Flush(directory);
+    }
+
+    private void Report(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        try
+        {
+            var last = JsonSerializer.Deserialize(File.ReadAllBytes(path), RunLedgerJson.Default.LedgerEntry);
+            if (last is { Clean: false })
+            {
+                var run = new PreviousRun(last.Pid, DateTimeOffset.FromUnixTimeMilliseconds(last.UpdatedAtMs), Math.Max(0, last.Accepted - last.Stored));
+                LogUnclean(logger, last.Pid, run.CheckpointAt, run.AtRisk, Interval.TotalMilliseconds, Path.GetDirectoryName(path)!);
+                lock (_previousLock)
+                {
+                    Previous = Previous is { } earlier ? run with { AtRisk = earlier.AtRisk + run.AtRisk, Runs = earlier.Runs + 1 } : run;
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            LogUnreadable(logger, path, ex.Message);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -116,8 +148,8 @@ public sealed partial class RunLedger(IngestMetrics metrics, IServiceProvider se
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The previous run (pid {Pid}) did not shut down cleanly. At its last checkpoint ({CheckpointAt:O}) {AtRisk} events had been answered 202 but not yet stored; they, and any answered in the {IntervalMs} ms after it, may be lost. Events answered 200 with ?ack=durable were stored before their answer; spilled batches are being replayed.")]
-    private static partial void LogUnclean(ILogger logger, int pid, DateTimeOffset checkpointAt, long atRisk, double intervalMs);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The previous run (pid {Pid}) did not shut down cleanly. At its last checkpoint ({CheckpointAt:O}) {AtRisk} events had been answered 202 but not yet stored; they, and any answered in the {IntervalMs} ms after it, may be lost. Events answered 200 with ?ack=durable were stored before their answer; spilled batches are being replayed. Spill directory: {Directory}")]
+    private static partial void LogUnclean(ILogger logger, int pid, DateTimeOffset checkpointAt, long atRisk, double intervalMs, string directory);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The run ledger {Path} could not be read ({Error}); the previous run's losses are unknown")]
     private static partial void LogUnreadable(ILogger logger, string path, string error);
@@ -126,8 +158,11 @@ public sealed partial class RunLedger(IngestMetrics metrics, IServiceProvider se
     private static partial void LogWriteFailed(ILogger logger, string path, string error);
 }
 
-/// <summary>An unclean previous run: when it last checkpointed and how many events answered 202 were not stored.</summary>
-public sealed record PreviousRun(int Pid, DateTimeOffset CheckpointAt, long AtRisk);
+/// <summary>
+/// Unclean previous runs: the last one's pid and checkpoint, and how many events answered 202 were not stored, summed
+/// over <paramref name="Runs"/> runs (more than one only when SPILL_SHARED adopted several dead instances' directories).
+/// </summary>
+public sealed record PreviousRun(int Pid, DateTimeOffset CheckpointAt, long AtRisk, int Runs = 1);
 
 public sealed record LedgerEntry(int Pid, long UpdatedAtMs, long Accepted, long Stored, bool Clean);
 

@@ -3,6 +3,7 @@ extern alias AppHost;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using AppHost::Hermes.AppHost;
 
 namespace Hermes.Tests.AppHost;
 
@@ -24,6 +25,72 @@ public sealed class AppHostModelTests
             Assert.Empty(builder.Resources.OfType<ContainerResource>());
             Assert.Contains(builder.Resources, r => r.Name == "hermesdb" && r is IResourceWithConnectionString);
             Assert.True(File.Exists(Path.Combine(root, "password")), "the superuser password is made once, before initdb runs");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_local_database_lives_in_a_directory_of_this_AppHost_and_gets_the_ingest_server_settings()
+    {
+        // Arrange: the hash Aspire names this AppHost's volumes with (AppHostSha overrides the hash of its path), as if
+        // the checkout lived somewhere else.
+        var hash = Convert.ToHexString(Guid.NewGuid().ToByteArray()).ToLowerInvariant();
+        var root = Path.Combine(Path.GetTempPath(), "hermes-apphost-" + hash[..10]);
+        try
+        {
+            using var builder = await CreateAsync("--Hermes:Postgres:Source=local", "--AppHostSha=" + hash);
+
+            var init = Assert.Single(builder.Resources.OfType<ExecutableResource>(), r => r.Name == "postgres-init");
+            Assert.Equal(Path.Combine(root, "postgres"), init.WorkingDirectory);
+            // The callbacks alone, unevaluated: ingest's other variables name endpoints allocated only once the app runs.
+            var environment = new EnvironmentCallbackContext(builder.ExecutionContext);
+            foreach (var callback in Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == "ingest").Annotations.OfType<EnvironmentCallbackAnnotation>())
+            {
+                await callback.Callback(environment);
+            }
+
+            Assert.Equal(Path.Combine(root, "spill"), environment.EnvironmentVariables["SPILL_DIR"]);
+            Assert.Equal("true", environment.EnvironmentVariables["SPILL_SHARED"]);
+
+            var server = Assert.Single(builder.Resources.OfType<ExecutableResource>(), r => r.Name == "postgres");
+#pragma warning disable CS0618 // ExecutionConfigurationBuilder, the replacement, needs the started app's services.
+            var args = await server.GetArgumentValuesAsync();
+#pragma warning restore CS0618
+            foreach (var setting in PostgresServerSettings.Ingest)
+            {
+                Assert.Contains($"{setting.Name}={setting.Value}", args);
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(root))
+            {
+                Directory.Delete(root, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task No_resource_asks_for_a_development_certificate_so_the_Aspire_dashboard_shows_no_certificate_banner()
+    {
+        var root = TempRoot();
+        try
+        {
+            using var builder = await CreateAsync("--Hermes:Postgres:Source=local", "--Hermes:Postgres:DataDirectory=" + root);
+
+            // What Aspire's DcpHost checks before it warns "No trusted Aspire development certificate was found".
+            foreach (var resource in builder.Resources)
+            {
+                Assert.DoesNotContain(resource.Annotations.OfType<EndpointAnnotation>(), e => e.UriScheme == "https");
+                if (resource.Annotations.OfType<HttpsCertificateConfigurationCallbackAnnotation>().Any())
+                {
+                    Assert.True(resource.Annotations.OfType<HttpsCertificateAnnotation>().LastOrDefault() is { UseDeveloperCertificate: false, Certificate: null },
+                        $"{resource.Name} would get the development certificate");
+                }
+            }
         }
         finally
         {
@@ -85,7 +152,7 @@ public sealed class AppHostModelTests
         Assert.Contains(message, Flatten(ex), StringComparison.Ordinal);
     }
 
-    private static async Task<IDistributedApplicationTestingBuilder> CreateAsync(params string[] args) =>
+    internal static async Task<IDistributedApplicationTestingBuilder> CreateAsync(params string[] args) =>
         await DistributedApplicationTestingBuilder.CreateAsync<AppHost::Program>(args, (options, _) => options.DisableDashboard = true, TestContext.Current.CancellationToken)
             .WaitAsync(HermesStack.StepTimeout, TestContext.Current.CancellationToken);
 

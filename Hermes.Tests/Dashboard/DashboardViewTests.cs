@@ -117,7 +117,48 @@ public sealed class DashboardViewTests : IDisposable
         Assert.Equal(2, legend.Count);
         Assert.StartsWith("ad_clicked", legend[0], StringComparison.Ordinal);
         Assert.StartsWith("song_played", legend[1], StringComparison.Ordinal);
-        Assert.Equal(["s0", "s1"], page.FindAll("[data-testid=chart] rect").Select(r => r.ClassName));
+        Assert.Equal(["s0", "s1"], page.FindAll("[data-testid=chart] rect:not(.pace)").Select(r => r.ClassName));
+
+        // 30 s into the minute, 5 events are on pace for 10.
+        Assert.Equal("this minute so far: 5; at this pace 10", page.Find("[data-testid=pace] title").TextContent);
+    }
+
+    [Fact]
+    public void Legend_and_table_total_the_same_minutes_and_follow_the_window_toggle()
+    {
+        var page = Render(Live(Snapshot(accepted: 12, aggregates: new()
+        {
+            [$"song_played:{Minute}"] = 5,
+            [$"song_played:{Minute - (30 * 60)}"] = 7,
+        })));
+
+        Assert.Equal("15 min", page.Find("[data-testid=total-heading]").TextContent);
+        Assert.Equal("5", page.Find("[data-testid=legend-total-song_played]").TextContent);
+        Assert.Equal("5", page.Find("[data-testid=total-song_played]").TextContent);
+
+        page.Find("[data-testid=window-60]").Click();
+
+        Assert.Equal("60 min", page.Find("[data-testid=total-heading]").TextContent);
+        Assert.Equal("12", page.Find("[data-testid=legend-total-song_played]").TextContent);
+        Assert.Equal("12", page.Find("[data-testid=total-song_played]").TextContent);
+    }
+
+    [Fact]
+    public void The_aggregates_table_says_how_many_rows_it_hides_and_shows_more_on_request()
+    {
+        string[] types = ["ad_clicked", "location_update", "song_played", "trip_started"];
+        var aggregates = types.SelectMany(t => Enumerable.Range(0, 15).Select(m => ($"{t}:{Minute - (m * 60L)}", 1L))).ToDictionary();
+        var page = Render(Live(Snapshot(accepted: 60, aggregates: aggregates)));
+
+        Assert.Equal(20, page.FindAll("[data-testid=aggregates] tbody tr").Count);
+        Assert.Contains("Showing 20 of 60 rows.", page.Find("[data-testid=rows-shown]").TextContent, StringComparison.Ordinal);
+
+        page.Find("[data-testid=show-more]").Click();
+        page.Find("[data-testid=show-more]").Click();
+
+        Assert.Equal(60, page.FindAll("[data-testid=aggregates] tbody tr").Count);
+        Assert.Contains("All 60 rows.", page.Find("[data-testid=rows-shown]").TextContent, StringComparison.Ordinal);
+        Assert.Empty(page.FindAll("[data-testid=show-more]"));
     }
 
     [Fact]

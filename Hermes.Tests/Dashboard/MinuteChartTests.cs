@@ -74,7 +74,35 @@ public sealed class MinuteChartTests
         Assert.Empty(chart.Bars);
         Assert.Empty(chart.Series);
         Assert.Equal(["0", "1", "2", "3", "4"], chart.Ticks.Select(t => t.Label));
-        Assert.Contains(chart.Labels, l => l.Text == Format.Minute(Now));
+        Assert.Equal("now", chart.Labels[^1].Text);
+    }
+
+    [Fact]
+    public void The_current_minute_shows_its_pace_once_a_few_seconds_have_passed()
+    {
+        var counts = MinuteCounts.Parse(new Dictionary<string, long> { [$"song_played:{Now}"] = 10, [$"song_played:{Now - 60}"] = 30 });
+
+        // A quarter into the minute, 10 events are on pace for 40: drawn as an outline above the 10, and in the scale.
+        var early = MinuteChart.Build(counts, Now, windowMinutes: 15, secondsIntoMinute: 15);
+        var pace = Assert.NotNull(early.Projection);
+        Assert.Equal((10, 40), (pace.SoFar, pace.Projected));
+        var bar = early.Bars.Single(b => b.Minute == Now);
+        Assert.Equal(bar.Y, pace.Y + pace.Height, precision: 6);
+        Assert.Equal(MinuteChart.PlotBottom - ((MinuteChart.PlotBottom - MinuteChart.PlotTop) * 40 / MinuteChart.NiceCeiling(40)), pace.Y, precision: 6);
+
+        // Too early to tell, or the minute is over: no projection.
+        Assert.Null(MinuteChart.Build(counts, Now, windowMinutes: 15, secondsIntoMinute: 3).Projection);
+        Assert.Null(MinuteChart.Build(counts, Now, windowMinutes: 15, secondsIntoMinute: 60).Projection);
+    }
+
+    [Fact]
+    public void A_single_event_beside_a_busy_minute_is_still_drawn()
+    {
+        var counts = MinuteCounts.Parse(new Dictionary<string, long> { [$"song_played:{Now}"] = 1, [$"song_played:{Now - 60}"] = 100_000 });
+
+        var chart = MinuteChart.Build(counts, Now, windowMinutes: 15);
+
+        Assert.Equal(MinuteChart.MinBarHeight, chart.Bars.Single(b => b.Minute == Now).Height, precision: 6);
     }
 
     [Fact]

@@ -11,7 +11,7 @@ namespace Hermes.Tests.Infrastructure;
 /// </summary>
 public sealed class PostgresServer : IAsyncDisposable
 {
-    private const string BinDirectory = "/usr/lib/postgresql/15/bin";
+    internal const string BinDirectory = "/usr/lib/postgresql/15/bin";
     private static int s_databases;
 
     private readonly string _directory;

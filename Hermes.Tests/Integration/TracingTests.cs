@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using Hermes.Tests.Infrastructure;
 using Hermes.Tests.Postgres;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Hermes.Tests.Integration;
 
@@ -45,6 +46,23 @@ public sealed class TracingTests : IDisposable
         Assert.Equal(intake.SpanId, flush.ParentSpanId);
         Assert.Equal(2, flush.GetTagItem("hermes.batch.size"));
         Assert.Contains(flush.Links, link => link.Context.TraceId == second);
+    }
+
+    [Theory]
+    [InlineData("/events", "PostEvent")]
+    [InlineData("/events/batch", "PostEventBatch")]
+    public async Task Endpoints_are_named_after_the_route_as_documented_which_names_their_spans(string path, string endpointName)
+    {
+        await using var hermes = new HermesFactory();
+        hermes.Start();
+
+        // OpenTelemetry's ASP.NET instrumentation names a request span "<method> <RoutePattern.RawText>" and sets it
+        // as http.route; a trailing slash here showed as "POST /events/" in every trace.
+        var endpoint = hermes.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints
+            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
+            .Single(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IEndpointNameMetadata>()?.EndpointName == endpointName);
+        Assert.Equal(path, endpoint.RoutePattern.RawText);
+        Assert.Equal($"HTTP: POST {path}", endpoint.DisplayName);
     }
 
     [Fact]

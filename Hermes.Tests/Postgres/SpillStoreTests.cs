@@ -1,6 +1,7 @@
 using Hermes.Ingest.Events;
 using Hermes.Ingest.Sinks.Postgres;
 using Hermes.Ingest.Sinks.Spill;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hermes.Tests.Postgres;
@@ -136,6 +137,55 @@ public sealed class SpillStoreTests : IDisposable
         var error = Assert.Throws<Hermes.Ingest.Configuration.InvalidSettingException>(() => Open());
 
         Assert.Contains($"SPILL_DIR={_directory} is invalid: it is in use by another Hermes instance", error.Message);
+    }
+
+    [Fact]
+    public async Task A_shared_root_gives_each_instance_its_own_directory_and_only_a_dead_ones_can_be_adopted()
+    {
+        var options = Shared();
+        var live = new SpillStore(options, _metrics, NullLogger<SpillStore>.Instance);
+        var other = new SpillStore(Shared(), _metrics, NullLogger<SpillStore>.Instance);
+        await live.AppendAsync(Batch("orphan", 3), Types, CancellationToken.None);
+        await live.FlushAsync(CancellationToken.None);
+
+        // Each process a new directory under the root, named so it is never reused.
+        Assert.NotEqual(live.SpillDirectory, other.SpillDirectory);
+        Assert.Equal(_directory, Path.GetDirectoryName(live.SpillDirectory));
+        Assert.Equal([live.SpillDirectory], SpillStore.Siblings(other.Options));
+
+        // Held by a live instance: not adoptable, however often asked.
+        Assert.Null(SpillStore.TryAdopt(live.SpillDirectory, other.Options, _metrics, NullLogger<SpillStore>.Instance));
+
+        live.Dispose();
+        using (var adopted = SpillStore.TryAdopt(live.SpillDirectory, other.Options, _metrics, NullLogger<SpillStore>.Instance))
+        {
+            Assert.NotNull(adopted);
+
+            // One adopter at a time: the lock is held until the directory is done.
+            Assert.Null(SpillStore.TryAdopt(live.SpillDirectory, other.Options, _metrics, NullLogger<SpillStore>.Instance));
+            Assert.Equal(Batch("orphan", 3), (await adopted.ReadNextAsync(CancellationToken.None))!.Events);
+            adopted.Acknowledge();
+            Assert.Null(await adopted.ReadNextAsync(CancellationToken.None));
+            adopted.DeleteDirectory();
+        }
+
+        Assert.False(Directory.Exists(live.SpillDirectory));
+        Assert.Null(SpillStore.TryAdopt(live.SpillDirectory, other.Options, _metrics, NullLogger<SpillStore>.Instance));
+        Assert.Empty(SpillStore.Siblings(other.Options));
+        other.Dispose();
+
+        PostgresSinkOptions Shared()
+        {
+            var loaded = PostgresSinkOptionsLoader.Load(
+                new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+                {
+                    ["SPILL_DIR"] = _directory,
+                    ["SPILL_SHARED"] = "true",
+                    ["DB_DSN"] = "Host=127.0.0.1;Database=x",
+                }).Build(),
+                new Hermes.Ingest.Configuration.IngestOptions { DbDsn = "Host=127.0.0.1;Database=x" })!;
+            return loaded;
+        }
     }
 
     private SpillStore Open(long maxBytes = 1L << 30) =>

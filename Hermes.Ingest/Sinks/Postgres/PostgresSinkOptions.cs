@@ -28,7 +28,19 @@ public sealed class PostgresSinkOptions
     /// <summary>Limit on one write (connect + COPY + commit); past it the write counts as a timeout.</summary>
     public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The directory this instance spills into and keeps its run ledger in: SPILL_DIR, or with
+    /// <see cref="SpillShared"/> a subdirectory of it that is new for every process.</summary>
     public string SpillDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "hermes-spill");
+
+    /// <summary>
+    /// SPILL_SHARED: SPILL_DIR is a root that several instances share (replicas on one machine, or a volume shared by
+    /// containers). Each process spills into its own new subdirectory, and replays the subdirectories whose lock no
+    /// live process holds: what a stopped or killed instance left is replayed once, by whoever finds it first.
+    /// </summary>
+    public bool SpillShared { get; set; }
+
+    /// <summary>With <see cref="SpillShared"/>, the shared root (SPILL_DIR as configured); otherwise null.</summary>
+    public string? SpillRoot { get; set; }
 
     /// <summary>Spill bound; a batch that would cross it is dropped and counted (reason spill_full).</summary>
     public long SpillMaxBytes { get; set; } = 1L << 30;
@@ -58,6 +70,7 @@ public static class PostgresSinkOptionsLoader
         new("DB_BREAKER_BREAK", nameof(PostgresSinkOptions.BreakerBreak), (o, v) => SettingReader.Duration(v, TimeSpan.FromMilliseconds(500), x => o.BreakerBreak = x)),
         new("DB_WRITE_TIMEOUT", nameof(PostgresSinkOptions.WriteTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.FromSeconds(1), x => o.WriteTimeout = x)),
         new("SPILL_DIR", nameof(PostgresSinkOptions.SpillDirectory), (o, v) => Directory(v, x => o.SpillDirectory = x)),
+        new("SPILL_SHARED", nameof(PostgresSinkOptions.SpillShared), (o, v) => SettingReader.Bool(v, x => o.SpillShared = x)),
         new("SPILL_MAX_BYTES", nameof(PostgresSinkOptions.SpillMaxBytes), (o, v) => SettingReader.Long(v, 1L << 20, long.MaxValue, x => o.SpillMaxBytes = x)),
         new("SPILL_SEGMENT_BYTES", nameof(PostgresSinkOptions.SpillSegmentBytes), (o, v) => SettingReader.Long(v, 64L << 10, 1L << 30, x => o.SpillSegmentBytes = x)),
         new("PARTITION_INTERVAL", nameof(PostgresSinkOptions.PartitionInterval), (o, v) => Interval(v, x => o.PartitionInterval = x)),
@@ -111,6 +124,14 @@ public static class PostgresSinkOptionsLoader
         if (problems.Count > 0)
         {
             throw new InvalidSettingException(problems);
+        }
+
+        if (options.SpillShared)
+        {
+            // Never a name an earlier process used: an adopter may be deleting that one (SpillStore.TryAdopt).
+            options.SpillRoot = options.SpillDirectory;
+            options.SpillDirectory = Path.Combine(options.SpillRoot,
+                $"{Environment.MachineName}-{Environment.ProcessId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}");
         }
 
         return options;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Globalization;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
@@ -16,7 +17,9 @@ namespace Hermes.Ingest.Sinks.Spill;
 public sealed partial class SpillStore : IDisposable
 {
     private const string Extension = ".spill";
+    private const string LockFileName = ".lock";
 
+    private readonly string _directory;
     private readonly PostgresSinkOptions _options;
     private readonly PostgresSinkMetrics _metrics;
     private readonly ILogger<SpillStore> _logger;
@@ -37,26 +40,18 @@ public sealed partial class SpillStore : IDisposable
     private int _pendingCount;
 
     public SpillStore(PostgresSinkOptions options, PostgresSinkMetrics metrics, ILogger<SpillStore> logger)
+        : this(options.SpillDirectory, LockOwnDirectory(options), options, metrics, logger)
     {
+    }
+
+    private SpillStore(string directory, FileStream lockFile, PostgresSinkOptions options, PostgresSinkMetrics metrics, ILogger<SpillStore> logger)
+    {
+        _directory = directory;
+        _lock = lockFile;
         _options = options;
         _metrics = metrics;
         _logger = logger;
-        try
-        {
-            Directory.CreateDirectory(options.SpillDirectory);
-
-            // FileShare.None takes an exclusive flock: two instances sharing one spill would replay each other's data.
-            _lock = new FileStream(Path.Combine(options.SpillDirectory, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            var reason = ex is IOException && Directory.Exists(options.SpillDirectory)
-                ? "it is in use by another Hermes instance (give each instance its own)"
-                : "it cannot be created or written (" + ex.Message + ")";
-            throw new InvalidSettingException([$"SPILL_DIR={options.SpillDirectory} is invalid: {reason}."]);
-        }
-
-        foreach (var path in Directory.EnumerateFiles(options.SpillDirectory, "*" + Extension).Order(StringComparer.Ordinal))
+        foreach (var path in Directory.EnumerateFiles(directory, "*" + Extension).Order(StringComparer.Ordinal))
         {
             if (!long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
             {
@@ -73,11 +68,67 @@ public sealed partial class SpillStore : IDisposable
 
         if (_segments.Count > 0)
         {
-            LogFound(logger, _segments.Count, _bytes, _segments.Sum(s => s.Events), options.SpillDirectory);
+            LogFound(logger, _segments.Count, _bytes, _segments.Sum(s => s.Events), directory);
         }
     }
 
-    public string SpillDirectory => _options.SpillDirectory;
+    /// <summary>
+    /// Takes a spill directory that another instance left (SPILL_SHARED), for replay. Null when a live instance holds
+    /// its lock, or when it is not a spill directory or no longer exists (another instance finished it first).
+    /// </summary>
+    public static SpillStore? TryAdopt(string directory, PostgresSinkOptions options, PostgresSinkMetrics metrics, ILogger<SpillStore> logger)
+    {
+        FileStream lockFile;
+        try
+        {
+            // Open, never create: a directory without a lock file is not (yet) a spill directory.
+            lockFile = new FileStream(Path.Combine(directory, LockFileName), FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        try
+        {
+            // Names are never reused, so a directory deleted by an adopter that held this lock just before stays gone.
+            return Directory.Exists(directory) ? new SpillStore(directory, lockFile, options, metrics, logger) : Release(lockFile);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return Release(lockFile);
+        }
+
+        static SpillStore? Release(FileStream lockFile)
+        {
+            lockFile.Dispose();
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The directories under the SPILL_SHARED root other than this instance's own: candidates for
+    /// <see cref="TryAdopt"/>. Names starting with a dot are directories still being set up (see LockOwnDirectory).
+    /// </summary>
+    public static IEnumerable<string> Siblings(PostgresSinkOptions options) =>
+        options.SpillRoot is { } root && Directory.Exists(root)
+            ? Directory.EnumerateDirectories(root)
+                .Where(d => !Path.GetFileName(d).StartsWith('.') && !string.Equals(Path.GetFullPath(d), options.SpillDirectory, StringComparison.Ordinal))
+                .Order(StringComparer.Ordinal)
+            : [];
+
+    /// <summary>Deletes an adopted directory once nothing in it waits for replay (the lock goes last, with the directory).</summary>
+    public void DeleteDirectory()
+    {
+        Debug.Assert(_segments.Count == 0, "only a fully replayed directory is deleted");
+        Directory.Delete(_directory, recursive: true);
+        DirectorySync.Flush(Path.GetDirectoryName(_directory)!);
+    }
+
+    public string SpillDirectory => _directory;
+
+    /// <summary>The options this store was opened with (for an adopted directory, the adopter's).</summary>
+    public PostgresSinkOptions Options => _options;
 
     /// <summary>True when nothing waits for replay (racy by nature; replay re-checks).</summary>
     public bool IsEmpty => Volatile.Read(ref _bytes) == 0;
@@ -220,6 +271,40 @@ public sealed partial class SpillStore : IDisposable
         _gate.Dispose();
     }
 
+    /// <summary>
+    /// Creates (if needed) and locks this instance's own directory. With SPILL_SHARED the directory is made and locked
+    /// under a dot-name first and then renamed into place, so no adopter ever sees it unlocked.
+    /// </summary>
+    private static FileStream LockOwnDirectory(PostgresSinkOptions options)
+    {
+        var directory = options.SpillDirectory;
+        try
+        {
+            if (!options.SpillShared)
+            {
+                Directory.CreateDirectory(directory);
+
+                // FileShare.None takes an exclusive flock: two instances sharing one spill would replay each other's data.
+                return new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+
+            var staging = Path.Combine(options.SpillRoot!, "." + Path.GetFileName(directory));
+            Directory.CreateDirectory(staging);
+            var lockFile = new FileStream(Path.Combine(staging, LockFileName), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+            Directory.Move(staging, directory);
+            DirectorySync.Flush(options.SpillRoot!);
+            return lockFile;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var reason = ex is IOException && Directory.Exists(directory)
+                ? "it is in use by another Hermes instance (give each instance its own)"
+                : "it cannot be created or written (" + ex.Message + ")";
+            var name = options.SpillShared ? $"SPILL_DIR={options.SpillRoot} (SPILL_SHARED)" : $"SPILL_DIR={directory}";
+            throw new InvalidSettingException([$"{name} is invalid: {reason}."]);
+        }
+    }
+
     private async Task<bool> OpenOldestAsync(CancellationToken cancellationToken)
     {
         Segment segment;
@@ -302,11 +387,11 @@ public sealed partial class SpillStore : IDisposable
     {
         CloseActive();
         var sequence = ++_nextSequence;
-        var path = Path.Combine(_options.SpillDirectory, sequence.ToString("D20", CultureInfo.InvariantCulture) + Extension);
+        var path = Path.Combine(_directory, sequence.ToString("D20", CultureInfo.InvariantCulture) + Extension);
         _activeStream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
 
         // The segment's records are fsynced as they are appended; this makes its directory entry durable too.
-        DirectorySync.Flush(_options.SpillDirectory);
+        DirectorySync.Flush(_directory);
         _active = new Segment(sequence, path);
         _segments.Add(_active);
     }
