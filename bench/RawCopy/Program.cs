@@ -8,7 +8,8 @@
 // Options: --table (events), --seconds N or --rows N, --connections (2), --rows-per-copy (5000),
 // --ids uuid|clustered (uuid: random UUIDv4 as SDKs send; clustered: "<run>-<conn>-<copy>-<i>", which a B-tree
 // loves), --ts-from S (rows' timestamps rise evenly from now+S to now instead of being the current second),
-// --report seconds between progress lines (10).
+// --report seconds between progress lines (10), --rollups (also upsert the batch's per-minute counts, as Hermes does),
+// --mode copy|insert|precheck|merge (how rows get in: see EventBatchWriter for what each measured).
 using System.Diagnostics;
 using System.Globalization;
 using Npgsql;
@@ -120,6 +121,23 @@ async Task WriteAsync(int connectionIndex)
                     await importer.CompleteAsync();
                 }
 
+                if (options.Rollups)
+                {
+                    // What Hermes adds per batch: the batch's per-minute counts into this writer's rollup shard.
+                    var minute = stamps[0].AddTicks(-(stamps[0].Ticks % TimeSpan.TicksPerMinute));
+                    await using var add = new NpgsqlCommand(
+                        """
+                        INSERT INTO event_rollup_shards AS r (type, minute, shard, count)
+                        SELECT t, $2, $3, c FROM unnest($1::text[], $4::bigint[]) AS u(t, c)
+                        ON CONFLICT (type, minute, shard) DO UPDATE SET count = r.count + EXCLUDED.count
+                        """, connection, transaction);
+                    add.Parameters.Add(new() { Value = types });
+                    add.Parameters.Add(new() { Value = minute, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+                    add.Parameters.Add(new() { Value = (short)connectionIndex });
+                    add.Parameters.Add(new() { Value = new long[] { count / 4, count / 4, count / 4, count - (3 * (count / 4)) } });
+                    await add.ExecuteNonQueryAsync();
+                }
+
                 if (options.Mode == "merge")
                 {
                     await using var merge = new NpgsqlCommand($"INSERT INTO {options.Table} SELECT * FROM staging ON CONFLICT DO NOTHING", connection, transaction);
@@ -178,7 +196,7 @@ async Task<long> WalLsnAsync()
     return (long)(await command.ExecuteScalarAsync())!;
 }
 
-internal sealed record Options(string Dsn, string Table, double Seconds, long Rows, int Connections, int RowsPerCopy, string Ids, long TsFrom, double Report, string Mode)
+internal sealed record Options(string Dsn, string Table, double Seconds, long Rows, int Connections, int RowsPerCopy, string Ids, long TsFrom, double Report, string Mode, bool Rollups)
 {
     public static Options Parse(string[] args)
     {
@@ -198,7 +216,8 @@ internal sealed record Options(string Dsn, string Table, double Seconds, long Ro
             Value("--ids", "uuid"),
             long.Parse(Value("--ts-from", "0"), CultureInfo.InvariantCulture),
             double.Parse(Value("--report", "10"), CultureInfo.InvariantCulture),
-            Value("--mode", "copy"));
+            Value("--mode", "copy"),
+            args.Contains("--rollups"));
         if (options.Dsn.Length == 0 || (options.Seconds <= 0 && options.Rows <= 0) || options.Ids is not ("uuid" or "clustered"))
         {
             throw new ArgumentException("usage: RawCopy --dsn <npgsql connection string> (--seconds N | --rows N) [--ids uuid|clustered] [--connections C] [--rows-per-copy R] [--ts-from -S] [--table T] [--report S]");
