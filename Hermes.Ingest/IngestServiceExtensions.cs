@@ -66,6 +66,7 @@ public static class IngestServiceExtensions
         services.AddHealthChecks().AddCheck<IntakeHealthCheck>("intake", tags: ["ready"]);
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter());
         services.AddOpenApi();
+        services.AddFrameworkProblems();
 
         return builder;
     }

@@ -14,6 +14,7 @@ try
 
     var app = builder.Build();
 
+    app.UseFrameworkProblems();     // 404, 405, unbindable query values and unhandled exceptions as problem+json
     app.MapDefaultEndpoints();      // /health (readiness, 503 while draining) and /alive
     app.MapEventsApi();             // POST /events, POST /events/batch
     app.MapAggregatesApi();         // GET /aggregates
