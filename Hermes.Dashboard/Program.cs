@@ -3,7 +3,8 @@ using Hermes.Dashboard.Components;
 using Hermes.Dashboard.Extensions;
 
 // Hermes.Dashboard: a read-only live view of ingest, fed by one shared upstream subscription.
-var builder = WebApplication.CreateBuilder(args);
+// Settings and wwwroot from the app's own directory when published, whatever the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = HermesContentRoot.Resolve() });
 
 builder.AddServiceDefaults();       // OpenTelemetry, health checks, service discovery, resilience
 builder.AddDashboardServices();     // typed ingest clients, the shared live feed
