@@ -11,24 +11,11 @@
 # baseline, and how many lines the server logged.
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(dirname "$BENCH_DIR")
+source "$(dirname "${BASH_SOURCE[0]}")/published.sh"
 DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-5s}
 CONNS=${CONNS:-64}
 PORT=${PORT:-5081}
-BEFORE=${BEFORE:-}
-OUT=$(mktemp -d /tmp/hermes-from-root.XXXXXX)
-export BENCH_RUN_ID=${BENCH_RUN_ID:-$(date +%s)}
-PID=
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-stop() { if [[ -n $PID ]]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; fi; }
-trap 'stop; rm -rf "$OUT"' EXIT
-
-publish() {   # publish <project dir> <output>
-    dotnet publish "$1" -c Release -o "$2" --nologo > "$OUT/publish.log" 2>&1 || { tail -n 30 "$OUT/publish.log" >&2; exit 1; }
-}
 
 # run <label> <dll> <working directory> [VAR=value ...]: one server, warm-up, one measured wrk run, one table row.
 run() {
@@ -36,14 +23,13 @@ run() {
     shift 3
     (cd "$dir" && exec env -u ASPNETCORE_URLS -u OTEL_EXPORTER_OTLP_ENDPOINT ASPNETCORE_ENVIRONMENT=Production "$@" dotnet "$dll") > "$OUT/server.log" 2>&1 &
     PID=$!
-    # Ready once the port answers HTTP at all (BareBaseline has no /alive; any status will do).
-    for _ in {1..300}; do curl -sS -o /dev/null "http://127.0.0.1:$PORT/alive" 2>/dev/null && break; sleep 0.1; done
+    wait_http "$PORT"
     wrk -t1 -c"$CONNS" -d"$WARMUP" -s "$BENCH_DIR/lua/single.lua" "http://127.0.0.1:$PORT" > /dev/null 2>&1 || true
     line=$(wrk -t1 -c"$CONNS" -d"$DURATION" -s "$BENCH_DIR/lua/single.lua" "http://127.0.0.1:$PORT" | sed -n 's/^BENCH_RESULT //p')
     stop
-    requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
-    non2xx=$(sed -n 's/.*non2xx3xx=\([0-9]*\).*/\1/p' <<<"$line")
-    seconds=$(sed -n 's/.*duration_us=\([0-9]*\).*/\1/p' <<<"$line")
+    requests=$(result requests "$line")
+    non2xx=$(result non2xx3xx "$line")
+    seconds=$(result duration_us "$line")
     lines=$(wc -l < "$OUT/server.log")
     RPS=$(awk -v n="$requests" -v us="$seconds" 'BEGIN { printf "%.0f", n / (us / 1e6) }')
     log "$label: $RPS req/s, $non2xx non-2xx, $lines log lines"
@@ -54,11 +40,7 @@ run() {
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 publish "$BENCH_DIR/BareBaseline" "$OUT/BareBaseline"
 publish "$REPO_DIR/Hermes.Ingest" "$OUT/hermes"
-if [[ -n $BEFORE ]]; then
-    mkdir -p "$OUT/before-src"
-    git -C "$REPO_DIR" archive "$BEFORE" | tar -x -C "$OUT/before-src"
-    publish "$OUT/before-src/Hermes.Ingest" "$OUT/before"
-fi
+if [[ -n $BEFORE ]]; then publish_before "$OUT/before"; fi
 
 echo "| server (wrk -t1 -c$CONNS -d$DURATION, single.lua) | requests/s | vs baseline | non-2xx | log lines |" > "$OUT/table.md"
 echo "|---|---:|---:|---:|---:|" >> "$OUT/table.md"

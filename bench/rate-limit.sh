@@ -8,23 +8,10 @@
 #   RATES="0.5 4 15 25 1000" DURATION=10s BEFORE=05eecd9 flock /tmp/hermes-bench.lock bench/rate-limit.sh
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(dirname "$BENCH_DIR")
+source "$(dirname "${BASH_SOURCE[0]}")/published.sh"
 RATES=${RATES:-0.5 4 15 25 1000}
 DURATION=${DURATION:-10s}
 PORT=${PORT:-5082}
-BEFORE=${BEFORE:-}
-OUT=$(mktemp -d /tmp/hermes-rate-limit.XXXXXX)
-export BENCH_RUN_ID=${BENCH_RUN_ID:-$(date +%s)}
-PID=
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-stop() { if [[ -n $PID ]]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; fi; }
-trap 'stop; rm -rf "$OUT"' EXIT
-
-publish() {   # publish <project dir> <output>
-    dotnet publish "$1" -c Release -o "$2" --nologo > "$OUT/publish.log" 2>&1 || { tail -n 30 "$OUT/publish.log" >&2; exit 1; }
-}
 
 # measure <build> <rate>: prints "accepted observed-rate"
 measure() {
@@ -32,12 +19,12 @@ measure() {
     (cd "$OUT/$build" && exec env -u ASPNETCORE_URLS -u OTEL_EXPORTER_OTLP_ENDPOINT ASPNETCORE_ENVIRONMENT=Production \
         HTTP_ADDR="127.0.0.1:$PORT" RATE_LIMIT_PER_KEY="$rate" dotnet Hermes.Ingest.dll) > "$OUT/server.log" 2>&1 &
     PID=$!
-    for _ in {1..300}; do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/alive" 2>/dev/null && break; sleep 0.1; done
+    wait_http "$PORT"
     line=$(wrk -t1 -c1 -d"$DURATION" -s "$BENCH_DIR/lua/single.lua" "http://127.0.0.1:$PORT" | sed -n 's/^BENCH_RESULT //p')
     stop
-    requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
-    non2xx=$(sed -n 's/.*non2xx3xx=\([0-9]*\).*/\1/p' <<<"$line")
-    us=$(sed -n 's/.*duration_us=\([0-9]*\).*/\1/p' <<<"$line")
+    requests=$(result requests "$line")
+    non2xx=$(result non2xx3xx "$line")
+    us=$(result duration_us "$line")
     burst=$(awk -v r="$rate" 'BEGIN { b = int(r); if (b < r) b++; if (b < 1) b = 1; print b }')
     awk -v n="$requests" -v f="$non2xx" -v b="$burst" -v us="$us" 'BEGIN { a = n - f; printf "%d %.2f", a, (a - b) / (us / 1e6) }'
 }
@@ -46,9 +33,7 @@ log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 publish "$REPO_DIR/Hermes.Ingest" "$OUT/current"
 builds=(current)
 if [[ -n $BEFORE ]]; then
-    mkdir -p "$OUT/before-src"
-    git -C "$REPO_DIR" archive "$BEFORE" | tar -x -C "$OUT/before-src"
-    publish "$OUT/before-src/Hermes.Ingest" "$OUT/before"
+    publish_before "$OUT/before"
     builds+=(before)
 fi
 

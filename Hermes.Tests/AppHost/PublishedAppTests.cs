@@ -15,93 +15,83 @@ public sealed partial class PublishedAppTests
     private static readonly string[] PerRequestLogLines = ["Request starting", "Request finished", "Executing endpoint", "Executed endpoint"];
 
     [Fact]
-    public async Task Published_ingest_started_from_the_root_directory_keeps_its_log_levels()
+    public Task Published_ingest_started_from_the_root_directory_keeps_its_log_levels() => WithPublishedAsync("Hermes.Ingest", async (app, ct) =>
     {
-        var ct = TestContext.Current.CancellationToken;
-        var work = Directory.CreateTempSubdirectory("hermes-published-");
-        try
-        {
-            var app = await PublishAsync("Hermes.Ingest", work.FullName, ct);
-            await using var hermes = HermesProcess.Start([], dll: Path.Combine(app, "Hermes.Ingest.dll"), workingDirectory: "/");
-            await hermes.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
+        await using var hermes = HermesProcess.Start([], dll: Path.Combine(app, "Hermes.Ingest.dll"), workingDirectory: "/");
+        await hermes.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
 
-            // A few thousand events: 2,000 single requests on 4 connections, and 10 batches of 100.
-            await Task.WhenAll(Enumerable.Range(0, 4).Select(async worker =>
+        // A few thousand events: 2,000 single requests on 4 connections, and 10 batches of 100.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async worker =>
+        {
+            for (var i = 0; i < 500; i++)
             {
-                for (var i = 0; i < 500; i++)
-                {
-                    using var response = await hermes.Client.PostAsync("/events", Events.Body(Events.Json($"root-{worker}-{i}")), ct);
-                    Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-                }
-            }));
-            for (var b = 0; b < 10; b++)
-            {
-                using var response = await hermes.Client.PostAsync("/events/batch", Events.Array(Enumerable.Range(0, 100).Select(i => Events.Json($"root-batch-{b}-{i}"))), ct);
+                using var response = await hermes.Client.PostAsync("/events", Events.Body(Events.Json($"root-{worker}-{i}")), ct);
                 Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
             }
-
-            hermes.Signal(HermesProcess.SIGTERM);
-            Assert.Equal(0, await hermes.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-
-            var log = hermes.StandardOutput;
-            Assert.All(PerRequestLogLines, line => Assert.DoesNotContain(line, log));
-            Assert.True(log.Split('\n').Length < 100, $"{log.Split('\n').Length} log lines for 2,010 requests:\n{log[..Math.Min(log.Length, 3000)]}");
-            Assert.Contains($"Content root path: {app}", log);
-            Assert.Contains("3000 accepted and 3000 flushed", log);
-        }
-        finally
+        }));
+        for (var b = 0; b < 10; b++)
         {
-            work.Delete(recursive: true);
+            using var response = await hermes.Client.PostAsync("/events/batch", Events.Array(Enumerable.Range(0, 100).Select(i => Events.Json($"root-batch-{b}-{i}"))), ct);
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         }
-    }
+
+        hermes.Signal(HermesProcess.SIGTERM);
+        Assert.Equal(0, await hermes.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+
+        var log = hermes.StandardOutput;
+        Assert.All(PerRequestLogLines, line => Assert.DoesNotContain(line, log));
+        Assert.True(log.Split('\n').Length < 100, $"{log.Split('\n').Length} log lines for 2,010 requests:\n{log[..Math.Min(log.Length, 3000)]}");
+        Assert.Contains($"Content root path: {app}", log);
+        Assert.Contains("3000 accepted and 3000 flushed", log);
+    });
 
     [Fact]
-    public async Task Published_dashboard_started_from_the_root_directory_serves_its_styles_and_keeps_its_log_levels()
+    public Task Published_dashboard_started_from_the_root_directory_serves_its_styles_and_keeps_its_log_levels() => WithPublishedAsync("Hermes.Dashboard", async (app, ct) =>
+    {
+        var port = Ports.Free();
+        await using var dashboard = HermesProcess.Start(
+            new() { ["HTTP_ADDR"] = $"127.0.0.1:{port}", ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}", ["INGEST_URL"] = $"http://127.0.0.1:{Ports.Free()}" },
+            dll: Path.Combine(app, "Hermes.Dashboard.dll"), workingDirectory: "/");
+        await dashboard.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
+
+        for (var i = 0; i < 200; i++)
+        {
+            using var page = await dashboard.Client.GetAsync("/", ct);
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        }
+
+        var html = await dashboard.Client.GetStringAsync("/", ct);
+        var stylesheet = Stylesheet().Match(html);
+        Assert.True(stylesheet.Success, html);
+        using var css = await dashboard.Client.GetAsync("/" + stylesheet.Groups[1].Value, ct);
+        Assert.Equal(HttpStatusCode.OK, css.StatusCode);
+        Assert.Equal("text/css", css.Content.Headers.ContentType?.MediaType);
+
+        dashboard.Signal(HermesProcess.SIGTERM);
+        await dashboard.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        var log = dashboard.StandardOutput;
+        Assert.All(PerRequestLogLines, line => Assert.DoesNotContain(line, log));
+        Assert.Contains($"Content root path: {app}", log);
+    });
+
+    /// <summary>Publishes the project (Release) into a temporary folder, runs the test on it, and deletes it.</summary>
+    private static async Task WithPublishedAsync(string project, Func<string, CancellationToken, Task> test)
     {
         var ct = TestContext.Current.CancellationToken;
         var work = Directory.CreateTempSubdirectory("hermes-published-");
         try
         {
-            var app = await PublishAsync("Hermes.Dashboard", work.FullName, ct);
-            var port = Ports.Free();
-            await using var dashboard = HermesProcess.Start(
-                new() { ["HTTP_ADDR"] = $"127.0.0.1:{port}", ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}", ["INGEST_URL"] = $"http://127.0.0.1:{Ports.Free()}" },
-                dll: Path.Combine(app, "Hermes.Dashboard.dll"), workingDirectory: "/");
-            await dashboard.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
-
-            for (var i = 0; i < 200; i++)
-            {
-                using var page = await dashboard.Client.GetAsync("/", ct);
-                Assert.Equal(HttpStatusCode.OK, page.StatusCode);
-            }
-
-            var html = await dashboard.Client.GetStringAsync("/", ct);
-            var stylesheet = Stylesheet().Match(html);
-            Assert.True(stylesheet.Success, html);
-            using var css = await dashboard.Client.GetAsync("/" + stylesheet.Groups[1].Value, ct);
-            Assert.Equal(HttpStatusCode.OK, css.StatusCode);
-            Assert.Equal("text/css", css.Content.Headers.ContentType?.MediaType);
-
-            dashboard.Signal(HermesProcess.SIGTERM);
-            await dashboard.WaitForExitAsync(TimeSpan.FromSeconds(30));
-            var log = dashboard.StandardOutput;
-            Assert.All(PerRequestLogLines, line => Assert.DoesNotContain(line, log));
-            Assert.Contains($"Content root path: {app}", log);
+            var output = Path.Combine(work.FullName, project);
+            var csproj = Path.Combine(AppHostProcess.RepositoryRoot, project, project + ".csproj");
+            var (exitCode, log) = await ContainerImageTests.DotnetAsync(
+                ["publish", csproj, "-c", "Release", "-nologo", "--disable-build-servers", "-o", output], TimeSpan.FromSeconds(180), ct);
+            Assert.True(exitCode == 0, log);
+            await test(output, ct);
         }
         finally
         {
             work.Delete(recursive: true);
         }
-    }
-
-    private static async Task<string> PublishAsync(string project, string work, CancellationToken ct)
-    {
-        var output = Path.Combine(work, project);
-        var csproj = Path.Combine(AppHostProcess.RepositoryRoot, project, project + ".csproj");
-        var (exitCode, log) = await ContainerImageTests.DotnetAsync(
-            ["publish", csproj, "-c", "Release", "-nologo", "--disable-build-servers", "-o", output], TimeSpan.FromSeconds(180), ct);
-        Assert.True(exitCode == 0, log);
-        return output;
     }
 
     [GeneratedRegex("""<link rel="stylesheet" href="([^"]*app[^"]*\.css)"\s*/?>""")]
