@@ -51,6 +51,24 @@ public sealed class ErrorContractTests
         }
     }
 
+    [Fact]
+    public async Task A_bad_query_value_is_the_clients_400_not_an_error_in_the_log()
+    {
+        var settings = Settings().ToDictionary(s => s.Key, s => s.Value!);
+        await using var hermes = HermesProcess.Start(settings);
+        await hermes.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/debug/counters?seconds=x");
+        request.Headers.Add("X-Api-Key", AdminKey);
+
+        using var response = await hermes.Client.SendAsync(request, TestContext.Current.CancellationToken);
+        hermes.Signal(HermesProcess.SIGTERM);
+        await hermes.WaitForExitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.DoesNotContain("BadHttpRequestException", hermes.StandardOutput + hermes.StandardError);
+        Assert.DoesNotContain("fail:", hermes.StandardOutput);
+    }
+
     /// <summary>A path whose handler throws, behind the app's whole pipeline (after its endpoints, so no route matches it first).</summary>
     private sealed class ThrowingPath : IStartupFilter
     {
