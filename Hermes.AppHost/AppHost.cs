@@ -61,6 +61,33 @@ if (deploying || builder.Configuration["Parameters:read-api-key"] is not null)
     // Ingest labels the key "dashboard" in its metrics; the dashboard's server side sends it, the browser never sees it.
     ingest.WithEnvironment("READ_API_KEYS", ReferenceExpression.Create($"dashboard:{readKey}"));
     dashboard.WithEnvironment("INGEST_API_KEY", readKey);
+
+    // The dashboard then shows what that key protects, so it requires sign-in: OpenID Connect (Entra ID or any
+    // provider) when Parameters:dashboard-oidc-authority is configured, else an access key typed into its sign-in page.
+    if (builder.Configuration["Parameters:dashboard-oidc-authority"] is not null)
+    {
+        dashboard.WithEnvironment("OIDC_AUTHORITY", builder.AddParameter("dashboard-oidc-authority"))
+            .WithEnvironment("OIDC_CLIENT_ID", builder.AddParameter("dashboard-oidc-client-id"));
+        if (builder.Configuration["Parameters:dashboard-oidc-client-secret"] is not null)
+        {
+            dashboard.WithEnvironment("OIDC_CLIENT_SECRET", builder.AddParameter("dashboard-oidc-client-secret", secret: true));
+        }
+    }
+    else
+    {
+        // Asked for, not generated: a person types it, so they choose it (azd shows this description).
+        var accessKey = builder.AddParameter("dashboard-access-key", secret: true).WithDescription(
+            "Key you type on the Hermes dashboard's sign-in page: at least 16 characters, for example the output of "
+            + "`openssl rand -hex 24`. Anyone with it can read the counts.", enableMarkdown: true);
+        dashboard.WithEnvironment("DASHBOARD_ACCESS_KEY", accessKey);
+    }
+}
+
+if (deploying)
+{
+    // Container Apps ends TLS at its ingress: honour X-Forwarded-Proto, so the sign-in cookie is Secure and OpenID
+    // Connect redirects back over https.
+    dashboard.WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true");
 }
 
 var app = builder.Build();

@@ -40,7 +40,7 @@ public static class IngestServiceExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<EventTypeCatalog>();
         services.AddSingleton<EventParser>();
-        services.AddSingleton(new EventQueue(options.QueueSize, options.BatchSize, options.WorkerCount));
+        services.AddSingleton(provider => new EventQueue(options.QueueSize, options.BatchSize, options.WorkerCount, provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IntakeGate>();
         services.AddSingleton<RetryAfterEstimator>();
         services.AddSingleton<IngestMetrics>();
@@ -66,6 +66,7 @@ public static class IngestServiceExtensions
         services.AddHealthChecks().AddCheck<IntakeHealthCheck>("intake", tags: ["ready"]);
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter());
         services.AddOpenApi();
+        services.AddFrameworkProblems();
 
         return builder;
     }

@@ -7,13 +7,15 @@ using Hermes.Ingest.Security;
 // Hermes.Ingest: HTTP intake → bounded queue → worker pool → aggregator + sink. Read top to bottom.
 try
 {
-    var builder = WebApplication.CreateBuilder(args);
+    // Settings from the app's own directory, whatever the working directory (a systemd unit, a container's WORKDIR).
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = HermesContentRoot.Resolve() });
 
     builder.AddServiceDefaults();   // OpenTelemetry, health checks, service discovery, resilience
     builder.AddHermesIngest();      // options (validated), queue, workers, aggregator, sink
 
     var app = builder.Build();
 
+    app.UseFrameworkProblems();     // 404, 405, unbindable query values and unhandled exceptions as problem+json
     app.MapDefaultEndpoints();      // /health (readiness, 503 while draining) and /alive
     app.MapEventsApi();             // POST /events, POST /events/batch
     app.MapAggregatesApi();         // GET /aggregates

@@ -107,16 +107,19 @@ public static class Extensions
 
     /// <summary>
     /// Maps <c>/health</c> (readiness: every check must pass) and <c>/alive</c> (liveness: only checks tagged "live").
-    /// Both answer with the status word only, never check details, so they are safe to expose to probes in production.
+    /// Both answer with the status word only, never check details, so they are safe to expose to probes in production,
+    /// and stay open where a service requires sign-in (the dashboard's fallback policy).
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.MapHealthChecks(HealthEndpointPath);
+        app.MapHealthChecks(HealthEndpointPath)
+            .AllowAnonymous();
 
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
             Predicate = r => r.Tags.Contains("live")
-        });
+        })
+            .AllowAnonymous();
 
         return app;
     }

@@ -53,7 +53,7 @@ public sealed class MinuteAggregator
         Span<long> keys = stackalloc long[32];
         Span<long> counts = stackalloc long[32];
         var distinct = 0;
-        var now = _time.GetUtcNow().UtcTicks;
+        var now = _time.GetTimestamp();
         foreach (ref readonly var e in batch)
         {
             var key = Key(e.Minute, e.Type);
@@ -105,7 +105,9 @@ public sealed class MinuteAggregator
     /// <summary>Drops buckets past retention, then the oldest minutes if the cap is still exceeded.</summary>
     public int Evict()
     {
-        var cutoff = _time.GetUtcNow().UtcTicks - _retention.Ticks;
+        // Retention is an interval: measured on the monotonic timestamp, so a wall-clock step neither keeps buckets
+        // longer nor evicts them early.
+        var cutoff = _time.GetTimestamp() - (long)(_retention.TotalSeconds * _time.TimestampFrequency);
         var removed = 0;
         foreach (var shard in _shards)
         {
@@ -113,7 +115,7 @@ public sealed class MinuteAggregator
             {
                 foreach (var (key, bucket) in shard.Buckets)
                 {
-                    if (bucket.LastUpdatedTicks < cutoff)
+                    if (bucket.LastUpdatedTimestamp < cutoff)
                     {
                         shard.Buckets.Remove(key);
                         removed++;
@@ -154,7 +156,7 @@ public sealed class MinuteAggregator
             {
                 ref var bucket = ref CollectionsMarshal.GetValueRefOrAddDefault(shard.Buckets, keys[i], out _);
                 bucket.Count += counts[i];
-                bucket.LastUpdatedTicks = now;
+                bucket.LastUpdatedTimestamp = now;
             }
         }
     }
@@ -166,7 +168,7 @@ public sealed class MinuteAggregator
     private struct Bucket
     {
         public long Count;
-        public long LastUpdatedTicks;
+        public long LastUpdatedTimestamp;
     }
 
     private sealed class Shard

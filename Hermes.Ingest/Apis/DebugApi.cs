@@ -76,6 +76,13 @@ public static class DebugApi
 
     private static async Task CountersAsync(HttpContext context, double seconds = 1)
     {
+        if (!double.IsFinite(seconds))
+        {
+            await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'seconds': range",
+                $"'seconds' must be a number from 0.1 to 10, not {seconds}.", "seconds", "range");
+            return;
+        }
+
         seconds = Math.Clamp(seconds, 0.1, 10);
         var before = Sample();
         await Task.Delay(TimeSpan.FromSeconds(seconds), context.RequestAborted);

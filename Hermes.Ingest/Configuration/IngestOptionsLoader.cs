@@ -117,9 +117,11 @@ public static class IngestOptionsLoader
 
     private static string? Rate(string value, Action<double> set)
     {
-        if (!double.TryParse(value.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) || rate < 0 || double.IsInfinity(rate) || double.IsNaN(rate))
+        // The bucket counts micro-tokens: a millionth of an event per second is the finest rate it keeps exactly.
+        if (!double.TryParse(value.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var rate)
+            || double.IsNaN(rate) || rate < 0 || rate > 100_000_000 || (rate > 0 && rate < 0.000001))
         {
-            return "expected events per second as a number ≥ 0 (0 turns the limit off)";
+            return "expected events per second: 0 (no limit), or a number from 0.000001 to 100000000 (fractions such as 0.5 are kept exactly)";
         }
 
         set(rate);

@@ -59,7 +59,7 @@ public sealed class IngestMetrics
     // startup, so the table is built once and read without locks.
     private readonly Dictionary<string, long[]> _perKey;
 
-    public IngestMetrics(IMeterFactory meterFactory, EventQueue queue, Aggregation.MinuteAggregator aggregator, Security.ApiKeyRing keys, TimeProvider time)
+    public IngestMetrics(IMeterFactory meterFactory, EventQueue queue, Aggregation.MinuteAggregator aggregator, Security.ApiKeyRing keys)
     {
         var meter = meterFactory.Create(HermesTelemetry.MeterName);
         _perKey = keys.Labels.Append(AnonymousKey).Distinct().ToDictionary(label => label, _ => new long[2]);
@@ -84,7 +84,7 @@ public sealed class IngestMetrics
             "QUEUE_SIZE: the most events the queue holds.");
         meter.CreateObservableGauge("hermes_workers_busy", () => Volatile.Read(ref _busyWorkers), "{worker}",
             "Workers currently writing a batch to the sink.");
-        meter.CreateObservableGauge("hermes_queue_oldest_age", () => OldestAge(queue, time), "s",
+        meter.CreateObservableGauge("hermes_queue_oldest_age", () => OldestAge(queue), "s",
             "How long the oldest queued event has waited.");
 
         meter.CreateObservableGauge("hermes_aggregate_buckets", () => aggregator.BucketCount, "{bucket}",
@@ -192,8 +192,5 @@ public sealed class IngestMetrics
         }
     }
 
-    private static double OldestAge(EventQueue queue, TimeProvider time) =>
-        queue.HeadSinceMs is { } since
-            ? Math.Max(0, (time.GetUtcNow().ToUnixTimeMilliseconds() - since) / 1000.0)
-            : 0;
+    private static double OldestAge(EventQueue queue) => queue.HeadAge?.TotalSeconds ?? 0;
 }

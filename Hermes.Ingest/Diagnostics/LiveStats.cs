@@ -98,7 +98,7 @@ public sealed partial class LiveStats(
             json.WriteStartObject("queue");
             json.WriteNumber("length", queue.Length);
             json.WriteNumber("capacity", queue.Capacity);
-            json.WriteNumber("oldestAgeSeconds", queue.HeadSinceMs is { } since ? Math.Max(0, (nowMs - since) / 1000.0) : 0);
+            json.WriteNumber("oldestAgeSeconds", queue.HeadAge?.TotalSeconds ?? 0);
             json.WriteEndObject();
 
             json.WriteStartObject("workers");

@@ -21,6 +21,13 @@ public readonly record struct EventRecord(
     long ReceivedAtMs,
     Pipeline.EventOrigin? Origin = null)
 {
+    /// <summary>
+    /// When <see cref="Pipeline.EventQueue"/> queued it, in ms on the queue's monotonic clock, cut to 32 bits: the
+    /// difference of two such stamps is exact up to 24 days, far beyond any wait in the queue, and an int fits in
+    /// this struct's padding (56 B either way; a long would make it 64 B and a queue slot 72 B instead of 64 B).
+    /// </summary>
+    internal int QueuedAtMs { get; init; }
+
     /// <summary>Unix second at the start of the event's minute: 1700000000 → 1699999980.</summary>
     public long Minute => Timestamp - (Timestamp % 60);
 }

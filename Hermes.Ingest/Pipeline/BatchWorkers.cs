@@ -34,7 +34,7 @@ public sealed partial class BatchWorkers(
         LogStarting(logger, options.WorkerCount, options.BatchSize, options.FlushInterval, sink.Name);
         stoppingToken.Register(() =>
         {
-            _stopRequestedTimestamp = Stopwatch.GetTimestamp();
+            _stopRequestedTimestamp = time.GetTimestamp();
             LogDraining(logger, queue.Length);
         });
 
@@ -46,7 +46,7 @@ public sealed partial class BatchWorkers(
 
         var drained = (await Task.WhenAll(workers)).Sum();
         await sink.FlushAsync(CancellationToken.None);
-        LogDrained(logger, drained, Stopwatch.GetElapsedTime(_stopRequestedTimestamp).TotalMilliseconds, metrics.Accepted, metrics.Flushed);
+        LogDrained(logger, drained, time.GetElapsedTime(_stopRequestedTimestamp).TotalMilliseconds, metrics.Accepted, metrics.Flushed);
     }
 
     /// <returns>How many events this worker flushed after shutdown began.</returns>
@@ -211,18 +211,16 @@ public sealed partial class BatchWorkers(
     /// <summary>A partial batch is due once the head of the queue has waited FLUSH_INTERVAL.</summary>
     private bool IsOldestDue() => queue.IsExpedited || UntilOldestIsDue() == TimeSpan.Zero;
 
+    /// <summary>How long until the head has waited FLUSH_INTERVAL, measured on the monotonic clock.</summary>
     private TimeSpan UntilOldestIsDue()
     {
-        if (queue.HeadSinceMs is not { } since)
+        if (queue.HeadAge is not { } age)
         {
             return TimeSpan.Zero;
         }
 
-        var due = since + (long)options.FlushInterval.TotalMilliseconds;
-        var remainingMs = due - time.GetUtcNow().ToUnixTimeMilliseconds();
-
-        // Waits run on real time; re-checking at least every 100 ms keeps a test's fake clock honoured too.
-        return remainingMs <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(remainingMs, 100));
+        var remaining = options.FlushInterval - age;
+        return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Starting {Workers} workers (batch {BatchSize}, flush interval {FlushInterval}) writing to the {Sink} sink")]

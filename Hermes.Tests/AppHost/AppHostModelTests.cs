@@ -133,6 +133,42 @@ public sealed class AppHostModelTests
         Assert.All(parameters, p => Assert.True(p.Secret, p.Name));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_dashboard_given_a_read_key_gets_an_access_key_or_the_configured_OpenID_Connect_provider(bool oidc)
+    {
+        string[] args = ["--Hermes:Postgres:Source=external", "--ConnectionStrings:hermesdb=Host=db;Database=hermes", "--Parameters:read-api-key=reader-0123456789abcdef"];
+        using var builder = await CreateAsync(oidc
+            ? [.. args, "--Parameters:dashboard-oidc-authority=https://login.microsoftonline.com/tenant/v2.0", "--Parameters:dashboard-oidc-client-id=client-1", "--Parameters:dashboard-oidc-client-secret=s3cret"]
+            : [.. args, "--Parameters:dashboard-access-key=access-0123456789abcdef"]);
+        var dashboard = Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == "dashboard");
+
+        // The dashboard's environment as the AppHost wires it: which variable gets which parameter.
+        var environment = new Dictionary<string, object>();
+        var context = new EnvironmentCallbackContext(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Publish), dashboard, environment);
+        foreach (var callback in dashboard.Annotations.OfType<EnvironmentCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+
+        string? Parameter(string variable) => environment.GetValueOrDefault(variable) is ParameterResource p ? p.Name : null;
+        if (oidc)
+        {
+            Assert.Equal("dashboard-oidc-authority", Parameter("OIDC_AUTHORITY"));
+            Assert.Equal("dashboard-oidc-client-id", Parameter("OIDC_CLIENT_ID"));
+            Assert.Equal("dashboard-oidc-client-secret", Parameter("OIDC_CLIENT_SECRET"));
+            Assert.True(Assert.Single(builder.Resources.OfType<ParameterResource>(), p => p.Name == "dashboard-oidc-client-secret").Secret);
+            Assert.DoesNotContain("DASHBOARD_ACCESS_KEY", environment.Keys);
+        }
+        else
+        {
+            Assert.Equal("dashboard-access-key", Parameter("DASHBOARD_ACCESS_KEY"));
+            Assert.True(Assert.Single(builder.Resources.OfType<ParameterResource>(), p => p.Name == "dashboard-access-key").Secret);
+            Assert.DoesNotContain("OIDC_AUTHORITY", environment.Keys);
+        }
+    }
+
     [Fact]
     public async Task Ingest_replicas_come_from_configuration()
     {

@@ -133,7 +133,7 @@ public sealed class ContainerImageTests
         return json.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "");
     }
 
-    private static async Task<(int ExitCode, string Output)> DotnetAsync(
+    internal static async Task<(int ExitCode, string Output)> DotnetAsync(
         string[] args, TimeSpan timeout, CancellationToken ct, Dictionary<string, string>? environment = null)
     {
         var startInfo = new ProcessStartInfo("dotnet", args)

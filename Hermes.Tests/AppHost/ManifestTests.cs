@@ -60,6 +60,12 @@ public sealed class ManifestTests
         Assert.Equal("dashboard:{read-api-key.value}", ingestEnv.GetProperty("READ_API_KEYS").GetString());
         Assert.Equal("{read-api-key.value}", resources.GetProperty("dashboard").GetProperty("env").GetProperty("INGEST_API_KEY").GetString());
 
+        // So the deployed dashboard requires sign-in: an access key (a secret parameter), with TLS ended at the ingress.
+        Assert.True(resources.GetProperty("dashboard-access-key").GetProperty("inputs").GetProperty("value").GetProperty("secret").GetBoolean());
+        var dashboardEnv = resources.GetProperty("dashboard").GetProperty("env");
+        Assert.Equal("{dashboard-access-key.value}", dashboardEnv.GetProperty("DASHBOARD_ACCESS_KEY").GetString());
+        Assert.Equal("true", dashboardEnv.GetProperty("ASPNETCORE_FORWARDEDHEADERS_ENABLED").GetString());
+
         // The machine-local PostgreSQL never reaches deploy output.
         Assert.DoesNotContain("postgres-init", names);
         Assert.DoesNotContain("postgres-local-password", names);

@@ -7,9 +7,10 @@ namespace Hermes.Tests.Browser;
 
 /// <summary>
 /// The real Hermes.Dashboard (its Program.cs) on Kestrel over loopback, on a free port, pointed at an ingest address
-/// the way Aspire points it: <c>services:ingest:http:0</c>.
+/// the way Aspire points it: <c>services:ingest:http:0</c>, with any further <paramref name="settings"/>.
 /// </summary>
-public sealed class DashboardHost(string ingestUrl, string? ingestApiKey = null) : WebApplicationFactory<Dashboard::Program>
+public sealed class DashboardHost(string ingestUrl, string? ingestApiKey = null, Dictionary<string, string>? settings = null)
+    : WebApplicationFactory<Dashboard::Program>
 {
     /// <summary>Starts Kestrel and returns the dashboard's address.</summary>
     public Uri Start()
@@ -34,6 +35,11 @@ public sealed class DashboardHost(string ingestUrl, string? ingestApiKey = null)
         if (ingestApiKey is not null)
         {
             builder.UseSetting("Ingest:ApiKey", ingestApiKey);
+        }
+
+        foreach (var (key, value) in settings ?? [])
+        {
+            builder.UseSetting(key, value);
         }
     }
 }

@@ -19,7 +19,9 @@ public sealed class DashboardReadKeyTests
     {
         await using var ingest = new HermesFactory(new() { ["READ_API_KEYS"] = $"dashboard:{ReadKey}" });
         var ingestClient = ingest.Start();
-        await using var dashboard = new DashboardHost(ingestClient.BaseAddress!.ToString().TrimEnd('/'), key);
+        // A dashboard holding a read key requires sign-in, so it needs an access key too.
+        await using var dashboard = new DashboardHost(ingestClient.BaseAddress!.ToString().TrimEnd('/'), key,
+            new() { ["DASHBOARD_ACCESS_KEY"] = "dashboard-access-0123456789abcdef" });
         dashboard.Start();
         var feed = dashboard.Services.GetRequiredService<LiveFeed>();
 

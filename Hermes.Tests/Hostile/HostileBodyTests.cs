@@ -32,18 +32,23 @@ public sealed class HostileBodyTests() : HermesTest(new() { ["MAX_JSON_DEPTH"] =
     }
 
     [Theory]
-    [InlineData("253402300800")]                 // 10000-01-01T00:00:00Z
-    [InlineData("9223372036854775807")]
-    [InlineData("1e10")]
-    [InlineData("-0.0")]
-    public async Task Timestamps_beyond_year_9999_or_not_integers_are_refused(string timestamp)
+    [InlineData("253402300800", "range")]                 // 10000-01-01T00:00:00Z
+    [InlineData("9223372036854775807", "range")]
+    [InlineData("9223372036854775808", "integer")]        // one past Int64.MaxValue
+    [InlineData("1e10", "integer")]
+    [InlineData("-0.0", "integer")]
+    [InlineData("\"1700000000\"", "integer")]
+    public async Task Timestamps_beyond_year_9999_or_not_integers_are_refused(string timestamp, string rule)
     {
         var body = $$"""{"id":"ts","user_id":"u","type":"song_played","timestamp":{{timestamp}}}""";
 
         var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("timestamp", (await response.ReadJsonAsync()).GetProperty("field").GetString());
+        var problem = await response.ReadJsonAsync();
+        Assert.Equal("timestamp", problem.GetProperty("field").GetString());
+        Assert.Equal(rule, problem.GetProperty("rule").GetString());
+        Assert.Equal($"Invalid 'timestamp': {rule}", problem.GetProperty("title").GetString());
     }
 
     [Fact]

@@ -6,8 +6,9 @@ using System.Text;
 namespace Hermes.Tests.Infrastructure;
 
 /// <summary>
-/// Hermes.Ingest as its own OS process, started the way an operator starts it (environment variables), for what
-/// only a real process shows: exit codes, startup errors on stderr, SIGTERM handling.
+/// Hermes.Ingest (or another Hermes service's dll) as its own OS process, started the way an operator starts it
+/// (environment variables), for what only a real process shows: exit codes, startup errors on stderr, SIGTERM
+/// handling, the working directory.
 /// </summary>
 public sealed partial class HermesProcess : IAsyncDisposable
 {
@@ -48,19 +49,23 @@ public sealed partial class HermesProcess : IAsyncDisposable
         }
     }
 
-    public static HermesProcess Start(Dictionary<string, string> environment)
+    /// <param name="environment">Settings, as an operator sets them.</param>
+    /// <param name="dll">The app to run: the build in this test's output folder unless a published one is given.</param>
+    /// <param name="workingDirectory">Where it is started from: the app's folder unless given.</param>
+    public static HermesProcess Start(Dictionary<string, string> environment, string? dll = null, string? workingDirectory = null)
     {
         // A test may choose the listen address (e.g. 0.0.0.0:port); the client still talks over loopback.
         var port = environment.TryGetValue("HTTP_ADDR", out var address)
             && int.TryParse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var chosen)
                 ? chosen
                 : Ports.Free();
-        var info = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "Hermes.Ingest.dll"))
+        dll ??= Path.Combine(AppContext.BaseDirectory, "Hermes.Ingest.dll");
+        var info = new ProcessStartInfo("dotnet", dll)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = workingDirectory ?? Path.GetDirectoryName(dll)!,
         };
         info.Environment["HTTP_ADDR"] = $"127.0.0.1:{port}";
         info.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "";

@@ -16,7 +16,7 @@ public sealed class ConfigurationErrorTests
 
         var exitCode = await hermes.WaitForExitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.NotEqual(0, exitCode);
+        Assert.Equal(2, exitCode);
         Assert.Contains($"{name}={value}", hermes.StandardError);
     }
 

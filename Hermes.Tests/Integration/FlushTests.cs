@@ -25,11 +25,13 @@ public sealed class FlushTests
         Assert.Equal([10, 10], sink.BatchSizes);
     }
 
-    [Fact]
-    public async Task Worker_flushes_a_partial_batch_when_the_flush_interval_passes()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]      // the wall clock steps back an hour (NTP, an operator); monotonic time goes on
+    public async Task Worker_flushes_a_partial_batch_when_the_flush_interval_passes(int wallClockStepHours)
     {
         var sink = new RecordingSink();
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new SteppingClock(DateTimeOffset.UtcNow);
         await using var hermes = new HermesFactory(
             new() { ["WORKER_COUNT"] = "1", ["BATCH_SIZE"] = "1000", ["FLUSH_INTERVAL"] = "5s" },
             s => { HermesFactory.WithSink(sink)(s); HermesFactory.WithClock(clock)(s); });
@@ -38,8 +40,13 @@ public sealed class FlushTests
         for (var i = 0; i < 3; i++)
         {
             var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
-            await client.PostAsync("/events", Events.Body(Events.Json($"p-{i}", timestamp: timestamp)), TestContext.Current.CancellationToken);
+            var response = await client.PostAsync("/events", Events.Body(Events.Json($"p-{i}", timestamp: timestamp)), TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         }
+
+        var monotonic = clock.GetTimestamp();
+        clock.StepWallClock(TimeSpan.FromHours(wallClockStepHours));
+        Assert.Equal(monotonic, clock.GetTimestamp());
 
         await Task.Delay(400, TestContext.Current.CancellationToken);
         Assert.Empty(sink.Events);
@@ -48,6 +55,7 @@ public sealed class FlushTests
         await Task.Delay(300, TestContext.Current.CancellationToken);
         Assert.Empty(sink.Events);
 
+        // FLUSH_INTERVAL has passed on the monotonic clock: the batch goes now, whatever the wall clock did.
         clock.Advance(TimeSpan.FromSeconds(1));
         await Events.Eventually(() => Task.FromResult(sink.Events.Count), c => c == 3);
         Assert.Equal([3], sink.BatchSizes);

@@ -162,6 +162,44 @@ public sealed class SecurityTests
         Assert.Equal(100, metrics.Accepted);
     }
 
+    [Theory]
+    [InlineData(4, 4, 3.0)]
+    [InlineData(0.5, 1, 4.5)]
+    public async Task A_producer_posting_as_fast_as_it_can_gets_the_burst_plus_the_configured_rate(double rate, int burst, double seconds)
+    {
+        await using var hermes = new HermesFactory(Keys(new() { ["RATE_LIMIT_PER_KEY"] = rate.ToString(System.Globalization.CultureInfo.InvariantCulture) }));
+        var client = hermes.Start();
+
+        // Warm the request path up under another key, so the first timed request is not also the JIT's.
+        Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(Post("/events", Events.Body(Events.Json("warm-up")), Web), TestContext.Current.CancellationToken)).StatusCode);
+
+        // Act: one producer posting single events back to back over real HTTP.
+        var accepted = 0;
+        var limited = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; clock.Elapsed.TotalSeconds < seconds; i++)
+        {
+            using var response = await client.SendAsync(Post("/events", Events.Body(Events.Json($"rate-{i}")), Mobile), TestContext.Current.CancellationToken);
+            if (response.StatusCode == HttpStatusCode.Accepted)
+            {
+                accepted++;
+            }
+            else
+            {
+                Assert.Equal((HttpStatusCode)429, response.StatusCode);
+                limited++;
+            }
+        }
+
+        var elapsed = clock.Elapsed.TotalSeconds;
+
+        // Assert: the burst (RATE_LIMIT_BURST defaults to one second's worth), then `rate` a second. The server's
+        // first and last acquisitions fall inside the client's window, up to 0.5 s of request latency at either end.
+        Assert.InRange(accepted, burst + (int)Math.Floor(rate * (elapsed - 0.5)), burst + (int)Math.Floor(rate * elapsed));
+        Assert.True(limited > 0, "the producer never hit the limit, so the test measured nothing");
+        Assert.Equal(accepted, hermes.Service<IngestMetrics>().KeyAccepted("mobile"));
+    }
+
     [Fact]
     public async Task Batch_larger_than_the_burst_is_refused_with_429_saying_so()
     {

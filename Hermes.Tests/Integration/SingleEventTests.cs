@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Hermes.Ingest.Diagnostics;
 using Hermes.Tests.Infrastructure;
 
@@ -152,9 +153,12 @@ public sealed class SingleEventTests() : HermesTest(new() { ["MAX_EVENT_BYTES"] 
     [Fact]
     public async Task Json_with_charset_and_vendor_json_types_are_accepted()
     {
-        var withCharset = await Client.PostAsync("/events", Events.Body(Events.Json("c1"), "application/json"), TestContext.Current.CancellationToken);
+        // What HttpClient.PostAsJsonAsync sends: application/json; charset=utf-8.
+        var withCharset = await Client.PostAsJsonAsync("/events",
+            new { id = "c1", user_id = "user-1", type = "song_played", timestamp = Events.Timestamp }, TestContext.Current.CancellationToken);
         var vendor = await Client.PostAsync("/events", Events.Body(Events.Json("c2"), "application/vnd.hermes+json"), TestContext.Current.CancellationToken);
 
+        Assert.Equal("application/json; charset=utf-8", withCharset.RequestMessage!.Content!.Headers.ContentType!.ToString());
         Assert.Equal(HttpStatusCode.Accepted, withCharset.StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, vendor.StatusCode);
     }

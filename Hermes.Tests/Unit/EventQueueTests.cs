@@ -8,6 +8,13 @@ public sealed class EventQueueTests
     private static EventRecord Event(long n) => new($"e-{n}", "u", 0, n, null, 0);
 
     [Fact]
+    public void The_monotonic_queue_stamp_fits_in_the_event_struct_padding()
+    {
+        // ENGINEERING §9.1 counts 56 B per queued event slot's item; a long stamp would make it 64.
+        Assert.Equal(56, System.Runtime.CompilerServices.Unsafe.SizeOf<EventRecord>());
+    }
+
+    [Fact]
     public void Reservation_is_all_or_nothing_at_the_capacity()
     {
         var queue = new EventQueue(10);

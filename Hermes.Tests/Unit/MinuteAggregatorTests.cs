@@ -1,6 +1,7 @@
 using Hermes.Ingest.Aggregation;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
+using Hermes.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Hermes.Tests.Unit;
@@ -92,6 +93,22 @@ public sealed class MinuteAggregatorTests
 
         Assert.Equal(1, evicted);
         Assert.Equal([new AggregateCount("song_played", 120, 1)], aggregator.Snapshot());
+    }
+
+    [Fact]
+    public void Retention_is_measured_on_the_monotonic_clock_when_the_wall_clock_steps_back()
+    {
+        var clock = new SteppingClock(DateTimeOffset.UtcNow);
+        var aggregator = new MinuteAggregator(new IngestOptions { AggregateRetention = TimeSpan.FromMinutes(10) }, Types, clock);
+        aggregator.Add([Event(0, 60)]);
+
+        clock.StepWallClock(TimeSpan.FromHours(-1));
+        clock.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal(0, aggregator.Evict());
+
+        clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(1, aggregator.Evict());
+        Assert.Empty(aggregator.Snapshot());
     }
 
     [Fact]

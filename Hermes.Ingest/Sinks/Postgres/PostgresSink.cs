@@ -21,6 +21,7 @@ public sealed partial class PostgresSink : IEventSink
     private readonly PostgresSinkMetrics _metrics;
     private readonly EventTypeCatalog _types;
     private readonly PostgresSinkOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILogger<PostgresSink> _logger;
 
     // MAX_OPEN_CONNS bounds the COPYs in flight; the pool has the same size, so a writer never waits inside Npgsql.
@@ -31,7 +32,7 @@ public sealed partial class PostgresSink : IEventSink
     private readonly SemaphoreSlim _replayWanted = new(0, 1);
 
     public PostgresSink(EventBatchWriter writer, PostgresSchema schema, DatabaseBreaker breaker, SpillStore spill, PostgresSinkMetrics metrics,
-        EventTypeCatalog types, PostgresSinkOptions options, ILogger<PostgresSink> logger)
+        EventTypeCatalog types, PostgresSinkOptions options, TimeProvider time, ILogger<PostgresSink> logger)
     {
         _writer = writer;
         _schema = schema;
@@ -40,6 +41,7 @@ public sealed partial class PostgresSink : IEventSink
         _metrics = metrics;
         _types = types;
         _options = options;
+        _time = time;
         _logger = logger;
         _writers = new SemaphoreSlim(options.MaxOpenConns, options.MaxOpenConns);
         _shards = new([.. Enumerable.Range(0, options.MaxOpenConns).Select(i => (short)i).Reverse()]);
@@ -187,9 +189,9 @@ public sealed partial class PostgresSink : IEventSink
         {
             try
             {
-                var started = Stopwatch.GetTimestamp();
+                var started = _time.GetTimestamp();
                 var inserted = await _writer.WriteAsync(batch, typeNames, shard, replaying, cancellationToken);
-                _metrics.OnCommitted(batch.Length, inserted, Stopwatch.GetElapsedTime(started));
+                _metrics.OnCommitted(batch.Length, inserted, _time.GetElapsedTime(started));
                 return;
             }
             catch (PostgresException ex) when (DatabaseBreaker.IsRetryableConflict(ex) && attempt < 5)
