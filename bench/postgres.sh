@@ -102,11 +102,14 @@ for _ in $(seq 1 300); do
 done
 stop_hermes
 
-# Prints "t=<s> rows=<committed> rows_per_s=<rate> wal_bytes_per_row=<wal>" every REPORT s while $1 (a pid) runs.
+# Prints "t=<s> rows=<committed> rows_per_s=<rate> wal_bytes_per_row=<wal>" for every whole REPORT s while $1 (a pid)
+# runs; a last part-interval after the load stopped is not printed (it would read as a drop in rate).
 watch_rows() { # pid, database
-  local rows0 wal0 t0 rows wal t start; start=$(now); rows0=$(committed "$2"); wal0=$(wal); t0=$start
+  local rows0 wal0 t0 rows wal t start next; start=$(now); rows0=$(committed "$2"); wal0=$(wal); t0=$start
   while kill -0 "$1" 2>/dev/null; do
-    sleep "$REPORT"
+    next=$(echo "$t0 + $REPORT" | bc -l)
+    while kill -0 "$1" 2>/dev/null && (( $(echo "$(now) < $next" | bc -l) )); do sleep 0.2; done
+    kill -0 "$1" 2>/dev/null || break
     rows=$(committed "$2"); wal=$(wal); t=$(now)
     awk -v t="$t" -v s="$start" -v t0="$t0" -v r="$rows" -v r0="$rows0" -v w="$wal" -v w0="$wal0" 'BEGIN {
       d = r - r0; printf "t=%.0fs rows=%d rows_per_s=%.0f wal_bytes_per_row=%.0f\n", t - s, r, d / (t - t0), (d > 0 ? (w - w0) / d : 0) }'

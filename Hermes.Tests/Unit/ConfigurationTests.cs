@@ -36,13 +36,13 @@ public sealed class ConfigurationTests
     public void Non_durations_do_not_parse(string text) => Assert.False(GoDuration.TryParse(text, out _));
 
     [Fact]
-    public void Defaults_follow_the_seed()
+    public void Defaults_follow_the_seed_but_for_workers_and_batch_size_which_postgres_measured()
     {
         var options = Load();
 
         Assert.Equal(100_000, options.QueueSize);
-        Assert.Equal(Environment.ProcessorCount * 4, options.WorkerCount);
-        Assert.Equal(1_000, options.BatchSize);
+        Assert.Equal(Environment.ProcessorCount * 2, options.WorkerCount);
+        Assert.Equal(10_000, options.BatchSize);
         Assert.Equal(TimeSpan.FromMilliseconds(100), options.FlushInterval);
         Assert.Equal(TimeSpan.FromSeconds(30), options.ShutdownTimeout);
         Assert.Equal(100, options.MaxOpenConns);
