@@ -123,6 +123,9 @@ pg_before=$(pg_ticks)
 dotnet "$RAW_DIR/RawCopy.dll" --dsn "Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=raw" --seconds "$DURATION" \
   --connections "$RAW_CONNS" --ids "$IDS" --report "$REPORT" | tee "$RESULTS/raw.txt" >&2
 raw_pg_cpu=$(echo "($(pg_ticks) - $pg_before) / $HZ" | bc -l)
+# Its tens of millions of rows are of no further use, and left in place autovacuum vacuums and analyses them while (b)
+# runs (seen at 5-6% of a core, and counted in (b)'s postgres CPU). Hermes's own table keeps its autovacuum: users get it too.
+psql_ -c "DROP DATABASE raw WITH (FORCE)"
 
 # (b) Hermes end to end. Returns after the load stops and every accepted event is committed.
 run_hermes() { # label, database
