@@ -1,6 +1,7 @@
+using System.Globalization;
 using System.Text.Json;
+using Hermes.Contracts;
 using Hermes.Ingest.Aggregation;
-using Hermes.Ingest.Apis;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Pipeline;
 using Hermes.Ingest.Sinks;
@@ -77,103 +78,73 @@ public sealed partial class LiveStats(
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         var from = (nowMs / 1000) - (long)Window.TotalSeconds;
         var (p50, p99) = metrics.RecentFlushLatency();
-
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        var rejected = new Dictionary<string, long>(IngestMetrics.ReasonLabels.Length, StringComparer.Ordinal);
+        for (var i = 0; i < IngestMetrics.ReasonLabels.Length; i++)
         {
-            json.WriteStartObject();
-            json.WriteNumber("time", nowMs);
-            json.WriteString("instance", Environment.MachineName + ":" + Environment.ProcessId);
-            json.WriteNumber("eventsPerSecond", Math.Round(eventsPerSecond, 1));
-            json.WriteNumber("accepted", metrics.Accepted);
-            json.WriteNumber("flushed", metrics.Flushed);
-            json.WriteStartObject("rejected");
-            for (var i = 0; i < IngestMetrics.ReasonLabels.Length; i++)
-            {
-                json.WriteNumber(IngestMetrics.ReasonLabels[i], metrics.Rejected((RejectReason)i));
-            }
-
-            json.WriteEndObject();
-
-            json.WriteStartObject("queue");
-            json.WriteNumber("length", queue.Length);
-            json.WriteNumber("capacity", queue.Capacity);
-            json.WriteNumber("oldestAgeSeconds", queue.HeadAge?.TotalSeconds ?? 0);
-            json.WriteEndObject();
-
-            json.WriteStartObject("workers");
-            json.WriteNumber("count", options.WorkerCount);
-            json.WriteNumber("busy", metrics.BusyWorkers);
-            json.WriteEndObject();
-
-            json.WriteStartObject("flush");
-            json.WriteNumber("batches", metrics.Flushes);
-            json.WriteNumber("p50Ms", Math.Round(p50.TotalMilliseconds, 3));
-            json.WriteNumber("p99Ms", Math.Round(p99.TotalMilliseconds, 3));
-            json.WriteEndObject();
-
-            json.WriteStartObject("sink");
-            json.WriteString("name", sink.Name);
-            json.WriteBoolean("durable", sink.IsDurable);
-            if (_db is not null)
-            {
-                json.WriteString("circuit", _db.CircuitState switch { 1 => "open", 2 => "half-open", _ => "closed" });
-                json.WriteNumber("rowsWritten", _db.RowsWritten);
-                json.WriteNumber("spillBytes", _db.SpillBytes);
-                json.WriteNumber("spillEvents", _db.SpillEvents);
-                json.WriteNumber("deadLetters", _db.DeadLetters);
-                json.WriteNumber("dropped",
-                    Enum.GetValues<DropReason>().Sum(_db.Dropped));
-                WriteStorage(json, _db, _dbOptions!);
-            }
-
-            json.WriteEndObject();
-
-            if (services.GetService<RunLedger>()?.Previous is { } previous)
-            {
-                json.WriteStartObject("previousRun");
-                json.WriteBoolean("clean", false);
-                json.WriteNumber("pid", previous.Pid);
-                json.WriteNumber("checkpointAt", previous.CheckpointAt.ToUnixTimeMilliseconds());
-                json.WriteNumber("atRiskEvents", previous.AtRisk);
-                json.WriteNumber("runs", previous.Runs);
-                json.WriteEndObject();
-            }
-
-            json.WritePropertyName("aggregates");
-            AggregatesApi.WriteCounts(json, aggregator.Snapshot(from: from - (from % 60)));
-            json.WriteEndObject();
+            rejected[IngestMetrics.ReasonLabels[i]] = metrics.Rejected((RejectReason)i);
         }
 
-        return buffer.ToArray();
+        var snapshot = new StatsSnapshot
+        {
+            Time = nowMs,
+            Instance = Environment.MachineName + ":" + Environment.ProcessId,
+            EventsPerSecond = Math.Round(eventsPerSecond, 1),
+            Accepted = metrics.Accepted,
+            Flushed = metrics.Flushed,
+            Rejected = rejected,
+            Queue = new() { Length = queue.Length, Capacity = queue.Capacity, OldestAgeSeconds = queue.HeadAge?.TotalSeconds ?? 0 },
+            Workers = new() { Count = options.WorkerCount, Busy = metrics.BusyWorkers },
+            Flush = new() { Batches = metrics.Flushes, P50Ms = Math.Round(p50.TotalMilliseconds, 3), P99Ms = Math.Round(p99.TotalMilliseconds, 3) },
+            Sink = DescribeSink(),
+            PreviousRun = services.GetService<RunLedger>()?.Previous is { } previous
+                ? new() { Clean = false, Pid = previous.Pid, CheckpointAt = previous.CheckpointAt.ToUnixTimeMilliseconds(), AtRiskEvents = previous.AtRisk, Runs = previous.Runs }
+                : null,
+            Aggregates = Counts(aggregator.Snapshot(from: from - (from % 60))),
+        };
+
+        return JsonSerializer.SerializeToUtf8Bytes(snapshot, ContractsJsonContext.Default.StatsSnapshot);
+    }
+
+    private SinkStats DescribeSink() => _db is null
+        ? new() { Name = sink.Name, Durable = sink.IsDurable }
+        : new()
+        {
+            Name = sink.Name,
+            Durable = sink.IsDurable,
+            Circuit = _db.CircuitState switch { 1 => "open", 2 => "half-open", _ => "closed" },
+            RowsWritten = _db.RowsWritten,
+            SpillBytes = _db.SpillBytes,
+            SpillEvents = _db.SpillEvents,
+            DeadLetters = _db.DeadLetters,
+            Dropped = Enum.GetValues<DropReason>().Sum(_db.Dropped),
+            Storage = Storage(_db, _dbOptions!),
+        };
+
+    /// <summary>The shape of <c>GET /aggregates</c>: <c>"&lt;type&gt;:&lt;minute&gt;"</c>, in the snapshot's order.</summary>
+    private static Dictionary<string, long> Counts(List<AggregateCount> counts)
+    {
+        var keyed = new Dictionary<string, long>(counts.Count, StringComparer.Ordinal);
+        foreach (var (type, minute, count) in counts)
+        {
+            keyed[type + ":" + minute.ToString(CultureInfo.InvariantCulture)] = count;
+        }
+
+        return keyed;
     }
 
     /// <summary>Time partitions per table and what retention has removed since this instance started.</summary>
-    private static void WriteStorage(Utf8JsonWriter json, PostgresSinkMetrics db, PostgresSinkOptions options)
+    private static StorageStats Storage(PostgresSinkMetrics db, PostgresSinkOptions options) => new()
     {
-        json.WriteStartObject("storage");
-        json.WriteString("partitionInterval", GoDuration.Format(options.PartitionInterval));
-        json.WriteStartObject("partitions");
-        foreach (var table in PartitionedTable.All)
+        PartitionInterval = GoDuration.Format(options.PartitionInterval),
+        Partitions = PartitionedTable.All.ToDictionary(t => t.Name, db.Partitions, StringComparer.Ordinal),
+        Retention = new()
         {
-            json.WriteNumber(table.Name, db.Partitions(table));
-        }
-
-        json.WriteEndObject();
-        json.WriteStartObject("retention");
-        json.WriteString("events", options.EventRetention > TimeSpan.Zero ? GoDuration.Format(options.EventRetention) : "keep");
-        json.WriteString("rollups", options.RollupRetention > TimeSpan.Zero ? GoDuration.Format(options.RollupRetention) : "keep");
-        json.WriteStartObject("droppedPartitions");
-        foreach (var table in PartitionedTable.All)
-        {
-            json.WriteNumber(table.Name, db.PartitionsDropped(table));
-        }
-
-        json.WriteEndObject();
-        json.WriteNumber("droppedEvents", db.RetentionEventsDropped);
-        json.WriteEndObject();
-        json.WriteEndObject();
-    }
+            Events = options.EventRetention > TimeSpan.Zero ? GoDuration.Format(options.EventRetention) : "keep",
+            Rollups = options.RollupRetention > TimeSpan.Zero ? GoDuration.Format(options.RollupRetention) : "keep",
+            DroppedPartitions = PartitionedTable.All.ToDictionary(t => t.Name, db.PartitionsDropped, StringComparer.Ordinal),
+            DroppedEvents = db.RetentionEventsDropped,
+        },
+    };
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Building the live stats snapshot failed; /stats keeps the previous one")]
     private static partial void LogSnapshotFailed(ILogger logger, Exception exception);

@@ -137,6 +137,9 @@ public sealed class PostgresSinkTests(SharedPostgres postgres) : IAsyncLifetime
         var metrics = await _client.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
 
         Assert.Equal("Healthy", health);
+        var stats = Integration.StatsContract.AssertRoundTrips(await _client.GetByteArrayAsync("/stats", TestContext.Current.CancellationToken));
+        Assert.Equal(("postgres", true, "closed"), (stats.Sink.Name, stats.Sink.Durable, stats.Sink.Circuit));
+        Assert.Equal("1d", stats.Sink.Storage!.PartitionInterval);
         foreach (var name in new[] { "hermes_db_circuit_state", "hermes_db_rows_written_total", "hermes_db_copy_duration_seconds_bucket", "hermes_spill_bytes{", "hermes_spill_events{", "hermes_spill_replayed_total", "hermes_dead_letters_total", "hermes_spill_dropped_total{otel_scope_name=\"Hermes\",reason=\"spill_full\"}", "hermes_db_write_failures_total{otel_scope_name=\"Hermes\",class=\"connectivity\"}", "hermes_db_circuit_open_rejects_total" })
         {
             Assert.True(metrics.Contains(name, StringComparison.Ordinal), $"{name} missing from:\n{string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("hermes_", StringComparison.Ordinal)))}");
