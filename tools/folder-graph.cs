@@ -127,6 +127,12 @@ internal sealed partial class FolderGraph
                     continue;
                 }
 
+                // A property, or an assignment's target, that shares a type's name (Problems, PreviousRun) is no use of it.
+                if (IsMemberName(file.Code, name.Index, type.Length))
+                {
+                    continue;
+                }
+
                 // `x.Name` is a member unless x is a namespace segment (Pipeline.EventOrigin, Hermes.Ingest.Events.X).
                 var qualifier = Qualifier(file.Code, name.Index);
                 if (qualifier is not null && !segments.Contains(qualifier))
@@ -298,6 +304,36 @@ internal sealed partial class FolderGraph
         return code[at..end];
     }
 
+    /// <summary>
+    /// The identifier names a member rather than a type: a property being declared (<c>Problems { get; }</c>,
+    /// <c>PreviousRun =&gt; null</c>) or a target being assigned (<c>PreviousRun = …</c> in an object initializer).
+    /// A type is followed by a name, a dot, a generic argument list or a pattern's <c>=&gt;</c>, never by these.
+    /// </summary>
+    private static bool IsMemberName(string code, int index, int length)
+    {
+        var after = code.AsSpan(index + length).TrimStart();
+        if (after.StartsWith("==", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (after.StartsWith("=>", StringComparison.Ordinal))
+        {
+            // `Type Name => …` declares a property; `… or SomeType => …` is a switch arm matching a type.
+            var before = code.AsSpan(0, index).TrimEnd();
+            var word = before.Length - 1;
+            while (word >= 0 && (char.IsLetterOrDigit(before[word]) || before[word] == '_'))
+            {
+                word--;
+            }
+
+            var previous = before[(word + 1)..];
+            return before.Length > 0 && (before[^1] is '>' or '?' or ']' || (previous.Length > 0 && previous is not ("or" or "and" or "not" or "is" or "case" or "when" or "return" or "in")));
+        }
+
+        return after.StartsWith("=", StringComparison.Ordinal) || PropertyAccessors().IsMatch(after);
+    }
+
     private static bool IsUsingLine(string code, int index)
     {
         var start = code.LastIndexOf('\n', Math.Max(0, index - 1)) + 1;
@@ -424,6 +460,9 @@ internal sealed partial class FolderGraph
 
     [GeneratedRegex(@"(?<![\w@])[A-Z]\w*")]
     private static partial Regex Identifier();
+
+    [GeneratedRegex(@"^\{\s*(?:get|set|init)\b")]
+    private static partial Regex PropertyAccessors();
 
     [GeneratedRegex(@"^\s*namespace\s+[\w.]+\s*;", RegexOptions.Multiline)]
     private static partial Regex FileScopedNamespace();
