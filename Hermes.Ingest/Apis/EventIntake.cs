@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.Text.Json;
 using Hermes.Ingest.Configuration;
-using Hermes.Ingest.Diagnostics;
 using Hermes.Ingest.Events;
 using Hermes.Ingest.Pipeline;
+using Hermes.Ingest.Security;
+using Hermes.Ingest.Sinks;
+using Hermes.Ingest.Telemetry;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
@@ -16,9 +18,9 @@ namespace Hermes.Ingest.Apis;
 public sealed class EventIntake(
     EventParser parser,
     EventQueue queue,
-    Sinks.IEventSink sink,
-    Security.ApiKeyRing keys,
-    Security.ProducerRateLimiter rateLimiter,
+    IEventSink sink,
+    ApiKeyCheck keyCheck,
+    ProducerRateLimiter rateLimiter,
     IntakeGate gate,
     RetryAfterEstimator retryAfter,
     IngestMetrics metrics,
@@ -31,7 +33,7 @@ public sealed class EventIntake(
     public async Task PostEventAsync(HttpContext context)
     {
         var request = context.Request;
-        if (await AuthenticateAsync(context) is not { } producer)
+        if (await keyCheck.AuthenticateProducerAsync(context) is not { } producer)
         {
             return;
         }
@@ -136,7 +138,7 @@ public sealed class EventIntake(
     public async Task PostBatchAsync(HttpContext context)
     {
         var request = context.Request;
-        if (await AuthenticateAsync(context) is not { } producer)
+        if (await keyCheck.AuthenticateProducerAsync(context) is not { } producer)
         {
             return;
         }
@@ -281,23 +283,6 @@ public sealed class EventIntake(
         {
             outcome.Dispose();
         }
-    }
-
-    /// <summary>The producer's key label, "anonymous" when no keys are configured, or null after answering 401.</summary>
-    private async ValueTask<string?> AuthenticateAsync(HttpContext context)
-    {
-        if (!keys.ProducersRequireKey)
-        {
-            return IngestMetrics.AnonymousKey;
-        }
-
-        if (keys.Authenticate(Security.ApiKeyRing.Presented(context.Request), Security.KeyScope.Produce) is { } label)
-        {
-            return label;
-        }
-
-        await Security.ApiKeyEndpoints.UnauthorizedAsync(context, "a producer key (API_KEYS)");
-        return null;
     }
 
     /// <summary>RATE_LIMIT_PER_KEY: takes one token per event from the producer's bucket, or answers 429.</summary>

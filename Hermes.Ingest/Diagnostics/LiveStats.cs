@@ -6,6 +6,7 @@ using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Pipeline;
 using Hermes.Ingest.Sinks;
 using Hermes.Ingest.Sinks.Postgres;
+using Hermes.Ingest.Telemetry;
 
 namespace Hermes.Ingest.Diagnostics;
 

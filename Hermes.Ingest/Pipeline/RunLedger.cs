@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Telemetry;
 using Hermes.Ingest.Sinks.Spill;
 
 namespace Hermes.Ingest.Pipeline;

@@ -155,7 +155,7 @@ public sealed class SpillFullTests : IAsyncLifetime
         }
 
         var metrics = _hermes.Service<PostgresSinkMetrics>();
-        await Events.Eventually(() => Task.FromResult(_hermes.Service<Hermes.Ingest.Diagnostics.IngestMetrics>().Accepted), n => n == 100);
+        await Events.Eventually(() => Task.FromResult(_hermes.Service<Hermes.Ingest.Telemetry.IngestMetrics>().Accepted), n => n == 100);
         await Events.Eventually(() => Task.FromResult(metrics.SpillEvents + metrics.Dropped(DropReason.SpillFull)), n => n == 100);
         Assert.InRange(metrics.SpillEvents, 50, 70);
         Assert.Equal(100 - metrics.SpillEvents, metrics.Dropped(DropReason.SpillFull));

@@ -71,7 +71,7 @@ public sealed class PostgresSinkTests(SharedPostgres postgres) : IAsyncLifetime
 
         var metrics = _hermes.Service<PostgresSinkMetrics>();
         await Events.Eventually(() => Task.FromResult(metrics.RowsWritten), n => n == 150);
-        await Events.Eventually(() => Task.FromResult(_hermes.Service<Hermes.Ingest.Diagnostics.IngestMetrics>().Flushed), n => n == 202);
+        await Events.Eventually(() => Task.FromResult(_hermes.Service<Hermes.Ingest.Telemetry.IngestMetrics>().Flushed), n => n == 202);
         Assert.Equal(150L, await Database.ScalarAsync<long>(_db, "SELECT count(*) FROM events"));
         Assert.Equal(150L, await Database.ScalarAsync<long>(_db, "SELECT count(DISTINCT id) FROM events"));
         Assert.Equal(150m, await Database.ScalarAsync<decimal>(_db, "SELECT sum(count) FROM event_rollups"));

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
-using Hermes.Ingest.Diagnostics;
 using Hermes.Ingest.Events;
+using Hermes.Ingest.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
 

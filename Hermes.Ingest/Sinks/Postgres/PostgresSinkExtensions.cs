@@ -1,3 +1,4 @@
+using Hermes.Ingest.Aggregation;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Sinks.Spill;
 
@@ -70,6 +71,7 @@ public static class PostgresSinkExtensions
         services.AddSingleton<PostgresSink>();
         services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<PostgresSink>());
         services.AddSingleton<PersistedRollups>();
+        services.AddSingleton<IPersistedCounts>(provider => provider.GetRequiredService<PersistedRollups>());
         services.AddHostedService<SpillReplayer>();
         services.AddSingleton<PartitionMaintainer>();
         services.AddHostedService(provider => provider.GetRequiredService<PartitionMaintainer>());

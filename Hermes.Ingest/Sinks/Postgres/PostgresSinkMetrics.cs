@@ -36,7 +36,7 @@ public enum DropReason
 
 /// <summary>
 /// The sink's and spill's instruments on the <c>Hermes</c> meter. Counts are Interlocked longs read at scrape time,
-/// like <see cref="Diagnostics.IngestMetrics"/>, and tests read the same longs.
+/// like <c>IngestMetrics</c>, and tests read the same longs.
 /// </summary>
 public sealed class PostgresSinkMetrics
 {

@@ -1,24 +1,27 @@
+using System.Diagnostics.Metrics;
 using Hermes.Ingest.Aggregation;
 using Hermes.Ingest.Apis;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Diagnostics;
 using Hermes.Ingest.Events;
 using Hermes.Ingest.Pipeline;
+using Hermes.Ingest.Security;
 using Hermes.Ingest.Sinks;
 using Hermes.Ingest.Sinks.Postgres;
+using Hermes.Ingest.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 
-namespace Hermes.Ingest;
+namespace Hermes.Ingest.Extensions;
 
-/// <summary>Registers the pipeline: intake → queue → workers → aggregator and sink.</summary>
-public static class IngestServiceExtensions
+/// <summary>The composition root: registers the pipeline, intake → queue → workers → aggregator and sink.</summary>
+public static class Extensions
 {
     /// <summary>
     /// Reads and validates the configuration (throwing <see cref="InvalidSettingException"/> naming every bad
     /// setting), applies the listen address and limits, and registers every pipeline stage.
     /// </summary>
-    public static WebApplicationBuilder AddHermesIngest(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddIngestServices(this WebApplicationBuilder builder)
     {
         var options = IngestOptionsLoader.Load(builder.Configuration);
         var services = builder.Services;
@@ -40,14 +43,17 @@ public static class IngestServiceExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<EventTypeCatalog>();
         services.AddSingleton<EventParser>();
-        services.AddSingleton(provider => new EventQueue(options.QueueSize, options.BatchSize, options.WorkerCount, provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider => new EventQueue(options.QueueSize, options.BatchSize, options.WorkerCount, provider.GetRequiredService<TimeProvider>())
+            .ObservedOn(provider.GetRequiredService<IMeterFactory>()));
         services.AddSingleton<IntakeGate>();
         services.AddSingleton<RetryAfterEstimator>();
-        services.AddSingleton<IngestMetrics>();
-        services.AddSingleton<MinuteAggregator>();
+        services.AddSingleton(provider => new IngestMetrics(provider.GetRequiredService<IMeterFactory>(), provider.GetRequiredService<ApiKeyRing>().Labels));
+        services.AddSingleton(provider => ActivatorUtilities.CreateInstance<MinuteAggregator>(provider)
+            .ObservedOn(provider.GetRequiredService<IMeterFactory>()));
         services.AddSingleton<EventIntake>();
-        services.AddSingleton<Security.ApiKeyRing>();
-        services.AddSingleton<Security.ProducerRateLimiter>();
+        services.AddSingleton<ApiKeyRing>();
+        services.AddSingleton<ApiKeyCheck>();
+        services.AddSingleton<ProducerRateLimiter>();
 
         // Before the workers: hosted services stop in reverse, so the ledger's clean mark follows their drain.
         services.AddSingleton<RunLedger>();

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Telemetry;
 
-namespace Hermes.Ingest.Pipeline;
+namespace Hermes.Ingest.Events;
 
 /// <summary>
 /// The request an event came from, for what must follow the event through the queue: the request's trace (so the

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Hermes.Ingest.Diagnostics;
+namespace Hermes.Ingest.Telemetry;
 
 /// <summary>Hermes's one ActivitySource (registered by ServiceDefaults when OTLP is configured).</summary>
 public static class IngestTracing

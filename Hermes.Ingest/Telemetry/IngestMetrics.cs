@@ -1,8 +1,6 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Hermes.Ingest.Pipeline;
 
-namespace Hermes.Ingest.Diagnostics;
+namespace Hermes.Ingest.Telemetry;
 
 /// <summary>Why intake refused events; the <c>reason</c> label of <c>hermes_events_rejected_total</c>.</summary>
 public enum RejectReason
@@ -33,9 +31,11 @@ public enum RejectReason
 }
 
 /// <summary>
-/// Hermes's instruments, on the one <c>Hermes</c> meter that ServiceDefaults exports (Prometheus at /metrics, OTLP).
-/// Hot-path counts are plain Interlocked longs read by observable instruments at scrape time: one atomic add per
-/// request instead of a measurement dispatched to every listener. Tests read the same longs.
+/// Intake's and the workers' instruments, on the one <c>Hermes</c> meter that ServiceDefaults exports (Prometheus at
+/// /metrics, OTLP). Hot-path counts are plain Interlocked longs read by observable instruments at scrape time: one
+/// atomic add per request instead of a measurement dispatched to every listener. Tests read the same longs.
+/// The gauges over a stage's own state live with the stage (<c>QueueInstruments</c>, <c>AggregateInstruments</c>,
+/// the sinks' metrics), so this class depends on nothing else in Hermes and every stage can report to it.
 /// </summary>
 public sealed class IngestMetrics
 {
@@ -59,10 +59,12 @@ public sealed class IngestMetrics
     // startup, so the table is built once and read without locks.
     private readonly Dictionary<string, long[]> _perKey;
 
-    public IngestMetrics(IMeterFactory meterFactory, EventQueue queue, Aggregation.MinuteAggregator aggregator, Security.ApiKeyRing keys)
+    /// <param name="meterFactory">Where the <c>Hermes</c> meter comes from.</param>
+    /// <param name="keyLabels">The producer keys' labels (never the keys), known at startup.</param>
+    public IngestMetrics(IMeterFactory meterFactory, IEnumerable<string> keyLabels)
     {
         var meter = meterFactory.Create(HermesTelemetry.MeterName);
-        _perKey = keys.Labels.Append(AnonymousKey).Distinct().ToDictionary(label => label, _ => new long[2]);
+        _perKey = keyLabels.Append(AnonymousKey).Distinct().ToDictionary(label => label, _ => new long[2]);
         meter.CreateObservableGauge("hermes_previous_run_at_risk_events", () => Volatile.Read(ref _previousRunAtRisk), "{event}",
             "Events the previous run answered 202 but had not stored when it died (0 after a clean stop).");
         meter.CreateObservableCounter("hermes_key_events_accepted", () => ObservePerKey(0), "{event}",
@@ -78,19 +80,8 @@ public sealed class IngestMetrics
             "Events delivered to the sink by workers.");
         meter.CreateObservableCounter("hermes_flush_failures", () => Volatile.Read(ref _flushFailures), "{batch}",
             "Batches the sink failed to write.");
-        meter.CreateObservableGauge("hermes_queue_length", () => queue.Length, "{event}",
-            "Events waiting in the queue.");
-        meter.CreateObservableGauge("hermes_queue_capacity", () => (long)queue.Capacity, "{event}",
-            "QUEUE_SIZE: the most events the queue holds.");
         meter.CreateObservableGauge("hermes_workers_busy", () => Volatile.Read(ref _busyWorkers), "{worker}",
             "Workers currently writing a batch to the sink.");
-        meter.CreateObservableGauge("hermes_queue_oldest_age", () => OldestAge(queue), "s",
-            "How long the oldest queued event has waited.");
-
-        meter.CreateObservableGauge("hermes_aggregate_buckets", () => aggregator.BucketCount, "{bucket}",
-            "Live (type, minute) counts held in memory.");
-        meter.CreateObservableCounter("hermes_aggregate_buckets_evicted", () => aggregator.EvictedBuckets, "{bucket}",
-            "(type, minute) counts dropped by AGGREGATE_RETENTION or MAX_AGGREGATE_BUCKETS.");
 
         _batchSize = meter.CreateHistogram("hermes_batch_size", "{event}", "Events per flushed batch.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] });
@@ -191,6 +182,4 @@ public sealed class IngestMetrics
             yield return new Measurement<long>(Volatile.Read(ref _rejected[i]), new KeyValuePair<string, object?>("reason", ReasonLabels[i]));
         }
     }
-
-    private static double OldestAge(EventQueue queue) => queue.HeadAge?.TotalSeconds ?? 0;
 }

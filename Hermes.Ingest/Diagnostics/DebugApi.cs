@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Text.Json;
+using Hermes.Ingest.Apis;
 using Hermes.Ingest.Security;
 using Microsoft.Diagnostics.NETCore.Client;
 
-namespace Hermes.Ingest.Apis;
+namespace Hermes.Ingest.Diagnostics;
 
 /// <summary>
 /// The .NET counterparts of Go's <c>/debug/pprof</c>: a CPU trace, a heap dump and live runtime counters.

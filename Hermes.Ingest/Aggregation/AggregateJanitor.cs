@@ -1,6 +1,4 @@
-using Hermes.Ingest.Aggregation;
-
-namespace Hermes.Ingest.Pipeline;
+namespace Hermes.Ingest.Aggregation;
 
 /// <summary>Evicts aggregate buckets past retention (or over the bucket cap) once a minute.</summary>
 public sealed class AggregateJanitor(MinuteAggregator aggregator, TimeProvider time) : BackgroundService

@@ -1,7 +1,7 @@
+using Hermes.Ingest.Apis;
 using Hermes.Ingest.Security;
-using Hermes.Ingest.Diagnostics;
 
-namespace Hermes.Ingest.Apis;
+namespace Hermes.Ingest.Diagnostics;
 
 /// <summary>The live view: one snapshot (<c>/stats</c>) or a Server-Sent Events stream of them (<c>/aggregates/stream</c>).</summary>
 public static class StatsApi

@@ -1,9 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
 using Hermes.Ingest.Configuration;
-using Hermes.Ingest.Events;
 
-namespace Hermes.Ingest.Apis;
+namespace Hermes.Ingest.Events;
 
 public enum BatchStatus
 {
@@ -42,7 +41,7 @@ public sealed class BatchOutcome(int maxEvents) : IDisposable
     }
 
     /// <summary>Ties every valid event to its request's trace and durable promise.</summary>
-    public void AttachOrigin(Pipeline.EventOrigin origin)
+    public void AttachOrigin(EventOrigin origin)
     {
         foreach (ref var e in _events.AsSpan(0, Count))
         {
