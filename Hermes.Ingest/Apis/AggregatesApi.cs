@@ -34,15 +34,13 @@ public static class AggregatesApi
     {
         if (source is not (null or "memory" or "db"))
         {
-            await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'source': allowed-values",
-                "'source' must be memory or db.", "source", "allowed-values");
+            await Problems.InvalidQuery("source", "allowed-values", "'source' must be memory or db.").WriteAsync(context);
             return;
         }
 
         if (type is not null && !types.TryFind(type, out _))
         {
-            await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'type': allowed-values",
-                $"'type' must be one of {types.AllowedList}.", "type", "allowed-values");
+            await Problems.InvalidQuery("type", "allowed-values", $"'type' must be one of {types.AllowedList}.").WriteAsync(context);
             return;
         }
 
@@ -63,8 +61,7 @@ public static class AggregatesApi
         {
             if (persisted is null)
             {
-                await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'source': requires-database",
-                    "source=db needs a database: set DB_DSN or ConnectionStrings:hermesdb.", "source", "requires-database");
+                await Problems.InvalidQuery("source", "requires-database", "source=db needs a database: set DB_DSN or ConnectionStrings:hermesdb.").WriteAsync(context);
                 return;
             }
 
@@ -74,9 +71,7 @@ public static class AggregatesApi
             }
             catch (CountsUnavailableException)
             {
-                await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "database-unavailable", "Database unavailable",
-                    "The persisted rollups cannot be read right now; GET /aggregates (without source=db) answers from memory.",
-                    retryAfterSeconds: 5);
+                await Problems.DatabaseUnavailable().WriteAsync(context);
                 return;
             }
         }
@@ -128,6 +123,5 @@ public static class AggregatesApi
     }
 
     private static Task BadSecondsAsync(HttpContext context, string field, string value) =>
-        Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", $"Invalid '{field}': integer",
-            $"'{field}' must be Unix seconds as a non-negative integer, not '{value}'.", field, "integer");
+        Problems.InvalidQuery(field, "integer", $"'{field}' must be Unix seconds as a non-negative integer, not '{value}'.").WriteAsync(context);
 }

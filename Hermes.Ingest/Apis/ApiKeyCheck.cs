@@ -46,9 +46,7 @@ public sealed class ApiKeyCheck(ApiKeyRing keys, IngestMetrics metrics)
     {
         metrics.OnRejected(RejectReason.Unauthorized);
         context.Response.Headers.WWWAuthenticate = "Bearer realm=\"hermes\"";
-        var presented = ApiKeyRing.Presented(context.Request) is null ? "No API key was sent" : "The API key is not valid for this endpoint";
-        return Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, "unauthorized", "API key required",
-            $"{presented}. Send {needed} as 'X-Api-Key: <key>' or 'Authorization: Bearer <key>'.", "X-Api-Key", "api-key");
+        return Problems.Unauthorized(keyPresented: ApiKeyRing.Presented(context.Request) is not null, needed).WriteAsync(context);
     }
 }
 

@@ -66,8 +66,7 @@ public static class DebugApi
         }
         catch (ServerErrorException ex)
         {
-            await Problem.WriteAsync(context, StatusCodes.Status500InternalServerError, "dump-failed", "The runtime could not write a dump",
-                $"{ex.Message} Dumps need ptrace permission (in containers: --cap-add=SYS_PTRACE).");
+            await Problems.DumpFailed(ex.Message).WriteAsync(context);
         }
         finally
         {
@@ -79,8 +78,7 @@ public static class DebugApi
     {
         if (!double.IsFinite(seconds))
         {
-            await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'seconds': range",
-                $"'seconds' must be a number from 0.1 to 10, not {seconds}.", "seconds", "range");
+            await Problems.InvalidQuery("seconds", "range", $"'seconds' must be a number from 0.1 to 10, not {seconds}.").WriteAsync(context);
             return;
         }
 
