@@ -5,16 +5,15 @@ using Hermes.Ingest.Aggregation;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Pipeline;
 using Hermes.Ingest.Sinks;
-using Hermes.Ingest.Sinks.Postgres;
 using Hermes.Ingest.Telemetry;
 
 namespace Hermes.Ingest.Diagnostics;
 
 /// <summary>
-/// Once a second, builds one JSON snapshot of the pipeline (rates, queue, workers, flush latency, rejections, sink
-/// and breaker state, and the last hour of per-minute counts) and hands the same bytes to every reader of
-/// <c>GET /stats</c> and <c>GET /aggregates/stream</c>. Work is per second, not per subscriber, so ten dashboards
-/// cost what one does.
+/// Once a second, builds one snapshot of the pipeline (rates, queue, workers, flush latency, rejections, the sink's
+/// own state as it describes it, and the last hour of per-minute counts) as the shared <see cref="StatsSnapshot"/>
+/// record, and hands the same JSON bytes to every reader of <c>GET /stats</c> and <c>GET /aggregates/stream</c>.
+/// Work is per second, not per subscriber, so ten dashboards cost what one does.
 /// </summary>
 public sealed partial class LiveStats(
     IngestMetrics metrics,
@@ -23,14 +22,11 @@ public sealed partial class LiveStats(
     IEventSink sink,
     IngestOptions options,
     TimeProvider time,
-    IServiceProvider services,
     ILogger<LiveStats> logger) : BackgroundService
 {
     /// <summary>How far back the snapshot's per-minute counts reach.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(60);
 
-    private readonly PostgresSinkMetrics? _db = services.GetService<PostgresSinkMetrics>();
-    private readonly PostgresSinkOptions? _dbOptions = services.GetService<PostgresSinkOptions>();
     private TaskCompletionSource<byte[]> _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[]? _latest;
     private long _lastAccepted = -1;
@@ -96,30 +92,13 @@ public sealed partial class LiveStats(
             Queue = new() { Length = queue.Length, Capacity = queue.Capacity, OldestAgeSeconds = queue.HeadAge?.TotalSeconds ?? 0 },
             Workers = new() { Count = options.WorkerCount, Busy = metrics.BusyWorkers },
             Flush = new() { Batches = metrics.Flushes, P50Ms = Math.Round(p50.TotalMilliseconds, 3), P99Ms = Math.Round(p99.TotalMilliseconds, 3) },
-            Sink = DescribeSink(),
-            PreviousRun = services.GetService<RunLedger>()?.Previous is { } previous
-                ? new() { Clean = false, Pid = previous.Pid, CheckpointAt = previous.CheckpointAt.ToUnixTimeMilliseconds(), AtRiskEvents = previous.AtRisk, Runs = previous.Runs }
-                : null,
+            Sink = sink.Describe(),
+            PreviousRun = sink.PreviousRun,
             Aggregates = Counts(aggregator.Snapshot(from: from - (from % 60))),
         };
 
         return JsonSerializer.SerializeToUtf8Bytes(snapshot, ContractsJsonContext.Default.StatsSnapshot);
     }
-
-    private SinkStats DescribeSink() => _db is null
-        ? new() { Name = sink.Name, Durable = sink.IsDurable }
-        : new()
-        {
-            Name = sink.Name,
-            Durable = sink.IsDurable,
-            Circuit = _db.CircuitState switch { 1 => "open", 2 => "half-open", _ => "closed" },
-            RowsWritten = _db.RowsWritten,
-            SpillBytes = _db.SpillBytes,
-            SpillEvents = _db.SpillEvents,
-            DeadLetters = _db.DeadLetters,
-            Dropped = Enum.GetValues<DropReason>().Sum(_db.Dropped),
-            Storage = Storage(_db, _dbOptions!),
-        };
 
     /// <summary>The shape of <c>GET /aggregates</c>: <c>"&lt;type&gt;:&lt;minute&gt;"</c>, in the snapshot's order.</summary>
     private static Dictionary<string, long> Counts(List<AggregateCount> counts)
@@ -132,20 +111,6 @@ public sealed partial class LiveStats(
 
         return keyed;
     }
-
-    /// <summary>Time partitions per table and what retention has removed since this instance started.</summary>
-    private static StorageStats Storage(PostgresSinkMetrics db, PostgresSinkOptions options) => new()
-    {
-        PartitionInterval = GoDuration.Format(options.PartitionInterval),
-        Partitions = PartitionedTable.All.ToDictionary(t => t.Name, db.Partitions, StringComparer.Ordinal),
-        Retention = new()
-        {
-            Events = options.EventRetention > TimeSpan.Zero ? GoDuration.Format(options.EventRetention) : "keep",
-            Rollups = options.RollupRetention > TimeSpan.Zero ? GoDuration.Format(options.RollupRetention) : "keep",
-            DroppedPartitions = PartitionedTable.All.ToDictionary(t => t.Name, db.PartitionsDropped, StringComparer.Ordinal),
-            DroppedEvents = db.RetentionEventsDropped,
-        },
-    };
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Building the live stats snapshot failed; /stats keeps the previous one")]
     private static partial void LogSnapshotFailed(ILogger logger, Exception exception);

@@ -55,15 +55,13 @@ public static class Extensions
         services.AddSingleton<ApiKeyCheck>();
         services.AddSingleton<ProducerRateLimiter>();
 
-        // Before the workers: hosted services stop in reverse, so the ledger's clean mark follows their drain.
-        services.AddSingleton<RunLedger>();
-        services.AddHostedService(provider => provider.GetRequiredService<RunLedger>());
         services.AddHostedService<BatchWorkers>();
         services.AddHostedService<AggregateJanitor>();
         services.AddSingleton<LiveStats>();
         services.AddHostedService(provider => provider.GetRequiredService<LiveStats>());
 
-        // DB_DSN or ConnectionStrings:hermesdb → PostgreSQL (with disk spill and replay); neither → in memory.
+        // DB_DSN or ConnectionStrings:hermesdb → PostgreSQL in the durable layer (breaker, disk spill, replay, crash
+        // ledger); neither → in memory. After the workers: replay must stop before they drain (DurableSinkExtensions).
         if (!builder.AddPostgresSink(options))
         {
             services.TryAddSingleton<IEventSink, MemorySink>();

@@ -1,17 +1,15 @@
-using System.Net.Sockets;
-using Npgsql;
 using Polly;
 using Polly.CircuitBreaker;
 
-namespace Hermes.Ingest.Sinks.Postgres;
+namespace Hermes.Ingest.Sinks.Durable;
 
 /// <summary>
-/// The Polly v8 circuit breaker in front of every database write. Seed semantics: after
-/// <c>DB_BREAKER_FAILURES</c> (3) failed writes in a row, stop
-/// calling the database for <c>DB_BREAKER_BREAK</c> (30 s), then let one trial through; its success closes the breaker.
-/// Only connectivity failures and timeouts count: a batch refused for its data says nothing about the server.
+/// The Polly v8 circuit breaker in front of every write. Seed semantics: after <c>DB_BREAKER_FAILURES</c> (3) failed
+/// writes in a row, stop calling the destination for <c>DB_BREAKER_BREAK</c> (30 s), then let one trial through; its
+/// success closes the breaker. Only connectivity failures and timeouts count: a batch refused for its data says
+/// nothing about the destination.
 /// </summary>
-public sealed partial class DatabaseBreaker
+public sealed partial class WriteBreaker
 {
     public const int Closed = 0;
     public const int Open = 1;
@@ -19,10 +17,12 @@ public sealed partial class DatabaseBreaker
 
     private readonly ResiliencePipeline _pipeline;
     private readonly CircuitBreakerStateProvider _state = new();
+    private readonly IBatchWriter _writer;
     private int _consecutiveFailures;
 
-    public DatabaseBreaker(PostgresSinkOptions options, PostgresSinkMetrics metrics, TimeProvider time, ILogger<DatabaseBreaker> logger)
+    public WriteBreaker(DurableSinkOptions options, IBatchWriter writer, DurableSinkMetrics metrics, TimeProvider time, ILogger<WriteBreaker> logger)
     {
+        _writer = writer;
         var threshold = options.BreakerFailures;
         _pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
@@ -50,19 +50,19 @@ public sealed partial class DatabaseBreaker
                 OnOpened = args =>
                 {
                     metrics.SetCircuitState(Open);
-                    LogOpened(logger, args.Outcome.Exception, args.BreakDuration.TotalSeconds);
+                    LogOpened(logger, args.Outcome.Exception, writer.Name, args.BreakDuration.TotalSeconds);
                     return ValueTask.CompletedTask;
                 },
                 OnHalfOpened = _ =>
                 {
                     metrics.SetCircuitState(HalfOpen);
-                    LogHalfOpened(logger);
+                    LogHalfOpened(logger, writer.Name);
                     return ValueTask.CompletedTask;
                 },
                 OnClosed = _ =>
                 {
                     metrics.SetCircuitState(Closed);
-                    LogClosed(logger);
+                    LogClosed(logger, writer.Name);
                     return ValueTask.CompletedTask;
                 },
             })
@@ -81,31 +81,19 @@ public sealed partial class DatabaseBreaker
     public ValueTask ExecuteAsync<TState>(Func<TState, CancellationToken, ValueTask> write, TState state, CancellationToken cancellationToken) =>
         _pipeline.ExecuteAsync(write, state, cancellationToken);
 
-    /// <summary>Could not reach the server, the connection broke, or the write timed out.</summary>
-    public static bool IsConnectivityFailure(Exception exception) => exception switch
-    {
-        PostgresException pg => pg.IsTransient && !IsRetryableConflict(pg),
-        NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is SocketException or IOException or TimeoutException,
-        SocketException or TimeoutException => true,
-        _ => false,
-    };
+    /// <summary>Could not reach the destination, the connection broke, or the write timed out (DB_WRITE_TIMEOUT).</summary>
+    public bool IsConnectivityFailure(Exception exception) =>
+        exception is TimeoutException || _writer.Classify(exception) == WriteFailure.Connectivity;
 
-    /// <summary>
-    /// The server refused the rows themselves: SQLSTATE class 22 (data exception) or 23 (integrity constraint), but
-    /// not a missing partition (also 23514), which is about the table: that batch must be kept, not dead-lettered.
-    /// </summary>
-    public static bool IsDataError(Exception exception) =>
-        exception is PostgresException { SqlState: [('2'), ('2' or '3'), ..] } pg && !EventBatchWriter.IsMissingPartition(pg);
+    /// <summary>The connectivity failure was a timeout (the write's own, or the destination's client giving up).</summary>
+    public static bool IsTimeout(Exception exception) => exception is TimeoutException || exception.InnerException is TimeoutException;
 
-    /// <summary>Deadlock or serialization failure between writers: retry at once, it says nothing about the server.</summary>
-    public static bool IsRetryableConflict(PostgresException exception) => exception.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure;
+    [LoggerMessage(Level = LogLevel.Error, Message = "Circuit to the {Sink} sink opened for {BreakSeconds} s: writes go to the disk spill")]
+    private static partial void LogOpened(ILogger logger, Exception? exception, string sink, double breakSeconds);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Database circuit opened for {BreakSeconds} s: writes go to the disk spill")]
-    private static partial void LogOpened(ILogger logger, Exception? exception, double breakSeconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Circuit to the {Sink} sink half-open: trying one write")]
+    private static partial void LogHalfOpened(ILogger logger, string sink);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Database circuit half-open: trying one write")]
-    private static partial void LogHalfOpened(ILogger logger);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Database circuit closed: writing to the database again")]
-    private static partial void LogClosed(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Circuit to the {Sink} sink closed: writing to it again")]
+    private static partial void LogClosed(ILogger logger, string sink);
 }

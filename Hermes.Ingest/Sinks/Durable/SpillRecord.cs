@@ -3,7 +3,7 @@ using System.IO.Hashing;
 using System.Text;
 using Hermes.Ingest.Events;
 
-namespace Hermes.Ingest.Sinks.Spill;
+namespace Hermes.Ingest.Sinks.Durable;
 
 /// <summary>A batch read back from the spill: its events and the type names their <see cref="EventRecord.Type"/> indexes.</summary>
 public sealed record SpillBatch(EventRecord[] Events, string[] TypeNames);

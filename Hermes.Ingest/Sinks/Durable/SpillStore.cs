@@ -3,12 +3,11 @@ using System.Diagnostics;
 using System.Globalization;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
-using Hermes.Ingest.Sinks.Postgres;
 
-namespace Hermes.Ingest.Sinks.Spill;
+namespace Hermes.Ingest.Sinks.Durable;
 
 /// <summary>
-/// Batches the database could not take, on disk until replay: append-only segment files
+/// Batches the destination could not take, on disk until replay: append-only segment files
 /// (<c>00000000000000000001.spill</c>, …) of checksummed <see cref="SpillRecord"/>s in <c>SPILL_DIR</c>. Every
 /// append is fsynced before it returns, so a batch handed to <see cref="AppendAsync"/> survives a crash. The one
 /// reader (replay) takes the oldest segment, sealing it first if appends are still going to it, and deletes it
@@ -20,8 +19,8 @@ public sealed partial class SpillStore : IDisposable
     private const string LockFileName = ".lock";
 
     private readonly string _directory;
-    private readonly PostgresSinkOptions _options;
-    private readonly PostgresSinkMetrics _metrics;
+    private readonly DurableSinkOptions _options;
+    private readonly DurableSinkMetrics _metrics;
     private readonly ILogger<SpillStore> _logger;
     private readonly FileStream _lock;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -39,12 +38,12 @@ public sealed partial class SpillStore : IDisposable
     private int _next;
     private int _pendingCount;
 
-    public SpillStore(PostgresSinkOptions options, PostgresSinkMetrics metrics, ILogger<SpillStore> logger)
+    public SpillStore(DurableSinkOptions options, DurableSinkMetrics metrics, ILogger<SpillStore> logger)
         : this(options.SpillDirectory, LockOwnDirectory(options), options, metrics, logger)
     {
     }
 
-    private SpillStore(string directory, FileStream lockFile, PostgresSinkOptions options, PostgresSinkMetrics metrics, ILogger<SpillStore> logger)
+    private SpillStore(string directory, FileStream lockFile, DurableSinkOptions options, DurableSinkMetrics metrics, ILogger<SpillStore> logger)
     {
         _directory = directory;
         _lock = lockFile;
@@ -76,7 +75,7 @@ public sealed partial class SpillStore : IDisposable
     /// Takes a spill directory that another instance left (SPILL_SHARED), for replay. Null when a live instance holds
     /// its lock, or when it is not a spill directory or no longer exists (another instance finished it first).
     /// </summary>
-    public static SpillStore? TryAdopt(string directory, PostgresSinkOptions options, PostgresSinkMetrics metrics, ILogger<SpillStore> logger)
+    public static SpillStore? TryAdopt(string directory, DurableSinkOptions options, DurableSinkMetrics metrics, ILogger<SpillStore> logger)
     {
         FileStream lockFile;
         try
@@ -110,7 +109,7 @@ public sealed partial class SpillStore : IDisposable
     /// The directories under the SPILL_SHARED root other than this instance's own: candidates for
     /// <see cref="TryAdopt"/>. Names starting with a dot are directories still being set up (see LockOwnDirectory).
     /// </summary>
-    public static IEnumerable<string> Siblings(PostgresSinkOptions options) =>
+    public static IEnumerable<string> Siblings(DurableSinkOptions options) =>
         options.SpillRoot is { } root && Directory.Exists(root)
             ? Directory.EnumerateDirectories(root)
                 .Where(d => !Path.GetFileName(d).StartsWith('.') && !string.Equals(Path.GetFullPath(d), options.SpillDirectory, StringComparison.Ordinal))
@@ -128,7 +127,7 @@ public sealed partial class SpillStore : IDisposable
     public string SpillDirectory => _directory;
 
     /// <summary>The options this store was opened with (for an adopted directory, the adopter's).</summary>
-    public PostgresSinkOptions Options => _options;
+    public DurableSinkOptions Options => _options;
 
     /// <summary>True when nothing waits for replay (racy by nature; replay re-checks).</summary>
     public bool IsEmpty => Volatile.Read(ref _bytes) == 0;
@@ -235,7 +234,7 @@ public sealed partial class SpillStore : IDisposable
         }
     }
 
-    /// <summary>The batch last returned by <see cref="ReadNextAsync"/> is in the database: move past it.</summary>
+    /// <summary>The batch last returned by <see cref="ReadNextAsync"/> is written: move past it.</summary>
     public void Acknowledge()
     {
         if (_reading is null || _next <= _offset)
@@ -275,7 +274,7 @@ public sealed partial class SpillStore : IDisposable
     /// Creates (if needed) and locks this instance's own directory. With SPILL_SHARED the directory is made and locked
     /// under a dot-name first and then renamed into place, so no adopter ever sees it unlocked.
     /// </summary>
-    private static FileStream LockOwnDirectory(PostgresSinkOptions options)
+    private static FileStream LockOwnDirectory(DurableSinkOptions options)
     {
         var directory = options.SpillDirectory;
         try

@@ -1,25 +1,26 @@
 using Hermes.Ingest.Events;
+using Hermes.Ingest.Sinks.Durable;
 using Hermes.Ingest.Sinks.Postgres;
-using Hermes.Ingest.Sinks.Spill;
+using Hermes.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Hermes.Tests.Postgres;
+namespace Hermes.Tests.Durable;
 
 public sealed class SpillStoreTests : IDisposable
 {
     private static readonly string[] Types = ["trip_started", "song_played"];
 
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "hermes-spill-test-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _directory = new("spill");
     private readonly ServiceMeterFactory _meters = new();
-    private readonly PostgresSinkMetrics _metrics;
+    private readonly DurableSinkMetrics _metrics;
 
-    public SpillStoreTests() => _metrics = new PostgresSinkMetrics(_meters);
+    public SpillStoreTests() => _metrics = new DurableSinkMetrics(_meters);
 
     public void Dispose()
     {
         _meters.Dispose();
-        Directory.Delete(_directory, recursive: true);
+        _directory.Dispose();
     }
 
     [Fact]
@@ -44,7 +45,7 @@ public sealed class SpillStoreTests : IDisposable
         Assert.Null(await spill.ReadNextAsync(CancellationToken.None));
         Assert.True(spill.IsEmpty);
         Assert.Equal((0, 0), (_metrics.SpillBytes, _metrics.SpillEvents));
-        Assert.Empty(Directory.GetFiles(_directory, "*.spill"));
+        Assert.Empty(Directory.GetFiles(_directory.Path, "*.spill"));
     }
 
     [Fact]
@@ -72,7 +73,7 @@ public sealed class SpillStoreTests : IDisposable
         }
 
         // Power loss: the second record is cut short.
-        var segment = Directory.GetFiles(_directory, "*.spill").Single();
+        var segment = Directory.GetFiles(_directory.Path, "*.spill").Single();
         using (var file = new FileStream(segment, FileMode.Open))
         {
             file.SetLength(file.Length - 20);
@@ -85,7 +86,7 @@ public sealed class SpillStoreTests : IDisposable
         Assert.Null(await spill.ReadNextAsync(CancellationToken.None));
         Assert.Equal(7, _metrics.Dropped(DropReason.Corrupt));
         Assert.Equal(1, _metrics.CorruptRecords);
-        Assert.Empty(Directory.GetFiles(_directory, "*.spill"));
+        Assert.Empty(Directory.GetFiles(_directory.Path, "*.spill"));
     }
 
     [Fact]
@@ -98,7 +99,7 @@ public sealed class SpillStoreTests : IDisposable
             await earlier.AppendAsync(Batch("c3", 4), Types, CancellationToken.None);
         }
 
-        var segment = Directory.GetFiles(_directory, "*.spill").Single();
+        var segment = Directory.GetFiles(_directory.Path, "*.spill").Single();
         var bytes = await File.ReadAllBytesAsync(segment, TestContext.Current.CancellationToken);
         var second = bytes.AsSpan(1).IndexOf("HSP1"u8) + 1;
         bytes[second + SpillRecord.HeaderBytes + 10] ^= 0xFF; // flip a bit inside the second record's body
@@ -136,7 +137,7 @@ public sealed class SpillStoreTests : IDisposable
 
         var error = Assert.Throws<Hermes.Ingest.Configuration.InvalidSettingException>(() => Open());
 
-        Assert.Contains($"SPILL_DIR={_directory} is invalid: it is in use by another Hermes instance", error.Message);
+        Assert.Contains($"SPILL_DIR={_directory.Path} is invalid: it is in use by another Hermes instance", error.Message);
     }
 
     [Fact]
@@ -150,7 +151,7 @@ public sealed class SpillStoreTests : IDisposable
 
         // Each process a new directory under the root, named so it is never reused.
         Assert.NotEqual(live.SpillDirectory, other.SpillDirectory);
-        Assert.Equal(_directory, Path.GetDirectoryName(live.SpillDirectory));
+        Assert.Equal(_directory.Path, Path.GetDirectoryName(live.SpillDirectory));
         Assert.Equal([live.SpillDirectory], SpillStore.Siblings(other.Options));
 
         // Held by a live instance: not adoptable, however often asked.
@@ -174,22 +175,19 @@ public sealed class SpillStoreTests : IDisposable
         Assert.Empty(SpillStore.Siblings(other.Options));
         other.Dispose();
 
-        PostgresSinkOptions Shared()
-        {
-            var loaded = PostgresSinkOptionsLoader.Load(
-                new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-                {
-                    ["SPILL_DIR"] = _directory,
-                    ["SPILL_SHARED"] = "true",
-                    ["DB_DSN"] = "Host=127.0.0.1;Database=x",
-                }).Build(),
-                new Hermes.Ingest.Configuration.IngestOptions { DbDsn = "Host=127.0.0.1;Database=x" })!;
-            return loaded;
-        }
+        // Through the loader, which gives each process a subdirectory of its own under the shared root.
+        DurableSinkOptions Shared() => PostgresSinkOptionsLoader.Load(
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["SPILL_DIR"] = _directory.Path,
+                ["SPILL_SHARED"] = "true",
+                ["DB_DSN"] = "Host=127.0.0.1;Database=x",
+            }).Build(),
+            new Hermes.Ingest.Configuration.IngestOptions { DbDsn = "Host=127.0.0.1;Database=x" })!.Durable;
     }
 
     private SpillStore Open(long maxBytes = 1L << 30) =>
-        new(new PostgresSinkOptions { SpillDirectory = _directory, SpillMaxBytes = maxBytes }, _metrics, NullLogger<SpillStore>.Instance);
+        new(new DurableSinkOptions { SpillDirectory = _directory.Path, SpillMaxBytes = maxBytes }, _metrics, NullLogger<SpillStore>.Instance);
 
     private static EventRecord[] Batch(string prefix, int count, string? payload = "{\"k\":1}") =>
         [.. Enumerable.Range(0, count).Select(i => new EventRecord($"{prefix}-{i}", "user\0ü", (byte)(i % 2), 1_700_000_000 + i, payload, 1_700_000_000_123 + i))];

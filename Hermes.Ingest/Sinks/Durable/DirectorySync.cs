@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Hermes.Ingest.Sinks.Spill;
+namespace Hermes.Ingest.Sinks.Durable;
 
 /// <summary>
 /// fsync of a directory: a new segment file's data is fsynced by its writes, but its name lives in the directory,

@@ -1,17 +1,14 @@
-using Hermes.Ingest.Pipeline;
-using Hermes.Ingest.Sinks.Postgres;
-
-namespace Hermes.Ingest.Sinks.Spill;
+namespace Hermes.Ingest.Sinks.Durable;
 
 /// <summary>
-/// Writes spilled batches back to the database, oldest segment first, deleting each segment once done. Runs from
-/// startup (so what a previous run left is replayed) and wakes when batches are spilled. While the database is
+/// Writes spilled batches back to the destination, oldest segment first, deleting each segment once done. Runs from
+/// startup (so what a previous run left is replayed) and wakes when batches are spilled. While the destination is
 /// down it retries once a second; the breaker answers those at once until its break has passed, and then one of
 /// these retries may be the trial write that closes it. With SPILL_SHARED it also adopts, at start and then every
 /// <see cref="AdoptInterval"/> while its own spill is empty, the sibling directories no live instance holds.
 /// </summary>
-public sealed partial class SpillReplayer(PostgresSink sink, SpillStore spill, PostgresSinkOptions options, RunLedger ledger,
-    PostgresSinkMetrics metrics, TimeProvider time, ILogger<SpillStore> spillLogger, ILogger<SpillReplayer> logger) : BackgroundService
+public sealed partial class SpillReplayer(DurableSink sink, IBatchWriter writer, SpillStore spill, DurableSinkOptions options, RunLedger ledger,
+    DurableSinkMetrics metrics, TimeProvider time, ILogger<SpillStore> spillLogger, ILogger<SpillReplayer> logger) : BackgroundService
 {
     /// <summary>How often a live instance looks for a dead one's spill: a crashed replica's events wait at most this long.</summary>
     public static readonly TimeSpan AdoptInterval = TimeSpan.FromSeconds(30);
@@ -21,7 +18,7 @@ public sealed partial class SpillReplayer(PostgresSink sink, SpillStore spill, P
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        await sink.TryPrepareAsync(stoppingToken);
+        await writer.TryPrepareAsync(stoppingToken);
         var replayedSinceIdle = 0L;
         var nextAdoption = time.GetUtcNow();
         try
@@ -33,7 +30,7 @@ public sealed partial class SpillReplayer(PostgresSink sink, SpillStore spill, P
                 {
                     if (replayedSinceIdle > 0)
                     {
-                        LogReplayDone(logger, replayedSinceIdle);
+                        LogReplayDone(logger, replayedSinceIdle, sink.Name);
                         replayedSinceIdle = 0;
                     }
 
@@ -73,7 +70,7 @@ public sealed partial class SpillReplayer(PostgresSink sink, SpillStore spill, P
 
     /// <summary>
     /// Replays every sibling directory whose lock this instance can take, one at a time, holding the lock until the
-    /// directory is replayed and deleted: the lock, not the database's idempotent ids, is what keeps a directory from
+    /// directory is replayed and deleted: the lock, not the destination's idempotent writes, is what keeps a directory from
     /// being replayed twice. A directory left half done (shutdown, crash) keeps its lock file for the next adopter.
     /// </summary>
     private async Task AdoptOrphansAsync(CancellationToken stoppingToken)
@@ -99,12 +96,12 @@ public sealed partial class SpillReplayer(PostgresSink sink, SpillStore spill, P
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Spill replayed: {Replayed} events written back to the database")]
-    private static partial void LogReplayDone(ILogger logger, long replayed);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Spill replayed: {Replayed} events written back to the {Sink} sink")]
+    private static partial void LogReplayDone(ILogger logger, long replayed, string sink);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Adopting spill directory {Directory}: no live instance holds it; replaying it")]
     private static partial void LogAdopting(ILogger logger, string directory);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Adopted spill directory {Directory}: {Replayed} events written back to the database; directory deleted")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Adopted spill directory {Directory}: {Replayed} events written back; directory deleted")]
     private static partial void LogAdopted(ILogger logger, string directory, long replayed);
 }

@@ -1,4 +1,4 @@
-namespace Hermes.Ingest.Sinks.Spill;
+namespace Hermes.Ingest.Sinks.Durable;
 
 /// <summary>
 /// Thrown by a durable sink's <c>WriteAsync</c> when a batch could be neither committed nor spilled, so it is lost

@@ -1,25 +1,27 @@
 using System.Diagnostics.Metrics;
 using System.Net.Sockets;
+using Hermes.Ingest.Events;
+using Hermes.Ingest.Sinks.Durable;
 using Hermes.Ingest.Sinks.Postgres;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using Polly.CircuitBreaker;
 
-namespace Hermes.Tests.Postgres;
+namespace Hermes.Tests.Durable;
 
-public sealed class DatabaseBreakerTests : IDisposable
+public sealed class WriteBreakerTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddDays(20_000));
     private readonly ServiceMeterFactory _meters = new();
-    private readonly PostgresSinkMetrics _metrics;
-    private readonly DatabaseBreaker _breaker;
+    private readonly DurableSinkMetrics _metrics;
+    private readonly WriteBreaker _breaker;
     private int _calls;
 
-    public DatabaseBreakerTests()
+    public WriteBreakerTests()
     {
-        _metrics = new PostgresSinkMetrics(_meters);
-        _breaker = new DatabaseBreaker(new PostgresSinkOptions(), _metrics, _time, NullLogger<DatabaseBreaker>.Instance);
+        _metrics = new DurableSinkMetrics(_meters);
+        _breaker = new WriteBreaker(new DurableSinkOptions(), new PostgresErrors(), _metrics, _time, NullLogger<WriteBreaker>.Instance);
     }
 
     public void Dispose() => _meters.Dispose();
@@ -32,8 +34,8 @@ public sealed class DatabaseBreakerTests : IDisposable
             await Assert.ThrowsAsync<SocketException>(() => RunAsync(new SocketException((int)SocketError.ConnectionRefused)));
         }
 
-        Assert.Equal(DatabaseBreaker.Open, _breaker.State);
-        Assert.Equal(DatabaseBreaker.Open, _metrics.CircuitState);
+        Assert.Equal(WriteBreaker.Open, _breaker.State);
+        Assert.Equal(WriteBreaker.Open, _metrics.CircuitState);
         await Assert.ThrowsAsync<BrokenCircuitException>(() => RunAsync(null));
         _time.Advance(TimeSpan.FromSeconds(29));
         await Assert.ThrowsAsync<BrokenCircuitException>(() => RunAsync(null));
@@ -43,8 +45,8 @@ public sealed class DatabaseBreakerTests : IDisposable
         await RunAsync(null);
 
         Assert.Equal(4, _calls);
-        Assert.Equal(DatabaseBreaker.Closed, _breaker.State);
-        Assert.Equal(DatabaseBreaker.Closed, _metrics.CircuitState);
+        Assert.Equal(WriteBreaker.Closed, _breaker.State);
+        Assert.Equal(WriteBreaker.Closed, _metrics.CircuitState);
     }
 
     [Fact]
@@ -58,7 +60,7 @@ public sealed class DatabaseBreakerTests : IDisposable
         _time.Advance(TimeSpan.FromSeconds(30));
         await Assert.ThrowsAsync<NpgsqlException>(() => RunAsync(new NpgsqlException("connection refused", new SocketException())));
 
-        Assert.Equal(DatabaseBreaker.Open, _breaker.State);
+        Assert.Equal(WriteBreaker.Open, _breaker.State);
         await Assert.ThrowsAsync<BrokenCircuitException>(() => RunAsync(null));
     }
 
@@ -75,14 +77,15 @@ public sealed class DatabaseBreakerTests : IDisposable
         await RunAsync(null);
         await Assert.ThrowsAsync<SocketException>(() => RunAsync(new SocketException()));
         await Assert.ThrowsAsync<SocketException>(() => RunAsync(new SocketException()));
-        Assert.Equal(DatabaseBreaker.Closed, _breaker.State);
+        Assert.Equal(WriteBreaker.Closed, _breaker.State);
 
         await Assert.ThrowsAsync<SocketException>(() => RunAsync(new SocketException()));
 
-        Assert.Equal(DatabaseBreaker.Open, _breaker.State);
-        Assert.True(DatabaseBreaker.IsDataError(untranslatable));
-        Assert.True(DatabaseBreaker.IsDataError(new PostgresException("dup", "ERROR", "ERROR", "23505")));
-        Assert.False(DatabaseBreaker.IsDataError(new PostgresException("no table", "ERROR", "ERROR", "42P01")));
+        Assert.Equal(WriteBreaker.Open, _breaker.State);
+        Assert.Equal(WriteFailure.Data, PostgresBatchWriter.ClassifyError(untranslatable));
+        Assert.Equal(WriteFailure.Data, PostgresBatchWriter.ClassifyError(new PostgresException("dup", "ERROR", "ERROR", "23505")));
+        Assert.Equal(WriteFailure.Other, PostgresBatchWriter.ClassifyError(new PostgresException("no table", "ERROR", "ERROR", "42P01")));
+        Assert.Equal(WriteFailure.Conflict, PostgresBatchWriter.ClassifyError(new PostgresException("deadlock", "ERROR", "ERROR", "40P01")));
     }
 
     [Fact]
@@ -98,7 +101,7 @@ public sealed class DatabaseBreakerTests : IDisposable
             await Assert.ThrowsAsync<SocketException>(() => RunAsync(new SocketException()));
         }
 
-        Assert.Equal(DatabaseBreaker.Open, _breaker.State);
+        Assert.Equal(WriteBreaker.Open, _breaker.State);
     }
 
     private async Task RunAsync(Exception? failure) =>
@@ -110,6 +113,24 @@ public sealed class DatabaseBreakerTests : IDisposable
             },
             (Test: this, Failure: failure),
             CancellationToken.None);
+}
+
+/// <summary>PostgreSQL's classification of failures, without a database: the breaker counts what it calls connectivity.</summary>
+internal sealed class PostgresErrors : IBatchWriter
+{
+    public string Name => "postgres";
+
+    public int MaxConcurrentWrites => 1;
+
+    public Task<bool> TryPrepareAsync(CancellationToken cancellationToken) => Task.FromResult(true);
+
+    public Task<long> WriteAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, WriteContext context, CancellationToken cancellationToken) =>
+        throw new NotSupportedException();
+
+    public WriteFailure Classify(Exception exception) => PostgresBatchWriter.ClassifyError(exception);
+
+    public Task DeadLetterAsync(EventRecord refused, IReadOnlyList<string> typeNames, Exception error, CancellationToken cancellationToken) =>
+        throw new NotSupportedException();
 }
 
 /// <summary>A bare IMeterFactory for constructing metrics classes outside the host.</summary>
