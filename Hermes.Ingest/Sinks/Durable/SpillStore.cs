@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using Hermes.Ingest.Configuration;
-using Hermes.Ingest.Events;
 
 namespace Hermes.Ingest.Sinks.Durable;
 
@@ -30,13 +29,6 @@ public sealed partial class SpillStore : IDisposable
     private long _nextSequence;
     private Segment? _active;
     private FileStream? _activeStream;
-
-    // Replay's position; touched only by the single reader.
-    private Segment? _reading;
-    private byte[] _content = [];
-    private int _offset;
-    private int _next;
-    private int _pendingCount;
 
     public SpillStore(DurableSinkOptions options, DurableSinkMetrics metrics, ILogger<SpillStore> logger)
         : this(options.SpillDirectory, LockOwnDirectory(options), options, metrics, logger)
@@ -135,134 +127,6 @@ public sealed partial class SpillStore : IDisposable
     /// <summary>True from a batch refused for room until an append fits again or replay frees a segment.</summary>
     public bool IsFull => Volatile.Read(ref _full) || Volatile.Read(ref _bytes) >= _options.SpillMaxBytes;
 
-    /// <summary>Appends one batch and fsyncs it.</summary>
-    /// <returns>False when the batch was dropped (spill full or disk error), counted with its reason.</returns>
-    public async Task<bool> AppendAsync(ReadOnlyMemory<EventRecord> batch, IReadOnlyList<string> typeNames, CancellationToken cancellationToken)
-    {
-        var record = SpillRecord.Encode(batch.Span, typeNames);
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            if (_bytes + record.Length > _options.SpillMaxBytes)
-            {
-                Volatile.Write(ref _full, true);
-                _metrics.OnDropped(DropReason.SpillFull, batch.Length);
-                LogFull(_logger, batch.Length, _options.SpillMaxBytes);
-                return false;
-            }
-
-            if (_active is null || _active.Bytes >= _options.SpillSegmentBytes)
-            {
-                StartSegment();
-            }
-
-            // Synchronous write + fsync: one thread blocks for the few ms it takes, under the gate, so appends from
-            // many workers queue on the semaphore without blocking their threads.
-            _activeStream!.Write(record);
-            _activeStream.Flush(flushToDisk: true);
-            _active!.Bytes += record.Length;
-            _active.Events += batch.Length;
-            Volatile.Write(ref _bytes, _bytes + record.Length);
-            Volatile.Write(ref _full, false);
-            _metrics.OnSpillChanged(record.Length, batch.Length);
-            return true;
-        }
-        catch (IOException ex)
-        {
-            _metrics.OnDropped(DropReason.SpillError, batch.Length);
-            LogAppendFailed(_logger, ex, batch.Length, _options.SpillDirectory);
-            CloseActive();
-            return false;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <summary>
-    /// The oldest batch not yet replayed, or null when the spill is empty. Damaged records are skipped and counted
-    /// here. Call <see cref="Acknowledge"/> once the batch is written; until then the same batch is returned again.
-    /// </summary>
-    public async Task<SpillBatch?> ReadNextAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            if (_reading is null && !await OpenOldestAsync(cancellationToken))
-            {
-                return null;
-            }
-
-            var remaining = _content.Length - _offset;
-            if (remaining == 0)
-            {
-                await FinishSegmentAsync(cancellationToken);
-                continue;
-            }
-
-            var at = _content.AsSpan(_offset);
-            if (remaining < SpillRecord.HeaderBytes || BinaryPrimitives.ReadUInt32LittleEndian(at) != SpillRecord.Magic)
-            {
-                SkipDamaged(count: 0);
-                continue;
-            }
-
-            var length = BinaryPrimitives.ReadInt32LittleEndian(at[4..]);
-            var count = BinaryPrimitives.ReadInt32LittleEndian(at[8..]);
-            var plausibleCount = count > 0 && length >= 0 && (long)count * SpillRecord.MinEventBytes <= length ? count : 0;
-            if (length < 0 || length > remaining - SpillRecord.HeaderBytes
-                || BinaryPrimitives.ReadUInt32LittleEndian(at[12..]) != SpillRecord.Checksum(at.Slice(8, 4), at.Slice(SpillRecord.HeaderBytes, length)))
-            {
-                SkipDamaged(plausibleCount);
-                continue;
-            }
-
-            SpillBatch batch;
-            try
-            {
-                batch = SpillRecord.Decode(at.Slice(SpillRecord.HeaderBytes, length), count);
-            }
-            catch (Exception ex) when (ex is InvalidDataException or ArgumentException or IndexOutOfRangeException)
-            {
-                SkipDamaged(plausibleCount);
-                continue;
-            }
-
-            _next = _offset + SpillRecord.HeaderBytes + length;
-            _pendingCount = count;
-            return batch;
-        }
-    }
-
-    /// <summary>The batch last returned by <see cref="ReadNextAsync"/> is written: move past it.</summary>
-    public void Acknowledge()
-    {
-        if (_reading is null || _next <= _offset)
-        {
-            return;
-        }
-
-        _offset = _next;
-        var events = Math.Min(_pendingCount, _reading.Events);
-        _reading.Events -= events;
-        _metrics.OnSpillChanged(0, -events);
-        _pendingCount = 0;
-    }
-
-    /// <summary>Shutdown: close the segment being appended to (every append is already fsynced).</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            CloseActive();
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
     public void Dispose()
     {
         CloseActive();
@@ -304,104 +168,6 @@ public sealed partial class SpillStore : IDisposable
         }
     }
 
-    private async Task<bool> OpenOldestAsync(CancellationToken cancellationToken)
-    {
-        Segment segment;
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            if (_segments.Count == 0 || (_segments[0] == _active && _active.Bytes == 0))
-            {
-                return false;
-            }
-
-            segment = _segments[0];
-            if (segment == _active)
-            {
-                // Seal it: the next append starts a new segment, and this one no longer changes under the reader.
-                CloseActive();
-            }
-        }
-        finally
-        {
-            _gate.Release();
-        }
-
-        try
-        {
-            _content = await File.ReadAllBytesAsync(segment.Path, cancellationToken);
-        }
-        catch (IOException ex)
-        {
-            LogUnreadable(_logger, ex, segment.Path);
-            _metrics.OnDropped(DropReason.Corrupt, segment.Events);
-            _content = [];
-        }
-
-        _reading = segment;
-        _offset = 0;
-        _next = 0;
-        return true;
-    }
-
-    private async Task FinishSegmentAsync(CancellationToken cancellationToken)
-    {
-        var segment = _reading!;
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            File.Delete(segment.Path);
-            _segments.Remove(segment);
-            Volatile.Write(ref _bytes, _bytes - segment.Bytes);
-            Volatile.Write(ref _full, false);
-            _metrics.OnSpillChanged(-segment.Bytes, -segment.Events);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-
-        _reading = null;
-        _content = [];
-    }
-
-    /// <summary>Counts the damaged record's events as lost and moves to the next record start ("HSP1") or the end.</summary>
-    private void SkipDamaged(int count)
-    {
-        var lost = Math.Min(count, _reading!.Events);
-        _reading.Events -= lost;
-        _metrics.OnSpillChanged(0, -lost);
-        _metrics.OnDropped(DropReason.Corrupt, count);
-        _metrics.OnCorruptRecord();
-        LogDamaged(_logger, _reading.Path, _offset, count);
-
-        Span<byte> magic = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(magic, SpillRecord.Magic);
-        var found = _content.AsSpan(_offset + 1).IndexOf(magic);
-        _offset = found < 0 ? _content.Length : _offset + 1 + found;
-        _next = _offset;
-    }
-
-    private void StartSegment()
-    {
-        CloseActive();
-        var sequence = ++_nextSequence;
-        var path = Path.Combine(_directory, sequence.ToString("D20", CultureInfo.InvariantCulture) + Extension);
-        _activeStream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
-
-        // The segment's records are fsynced as they are appended; this makes its directory entry durable too.
-        DirectorySync.Flush(_directory);
-        _active = new Segment(sequence, path);
-        _segments.Add(_active);
-    }
-
-    private void CloseActive()
-    {
-        _activeStream?.Dispose();
-        _activeStream = null;
-        _active = null;
-    }
-
     /// <summary>Events in the well-formed records of a segment left by an earlier run (headers only, no checksums).</summary>
     private static long CountEvents(string path)
     {
@@ -439,16 +205,4 @@ public sealed partial class SpillStore : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Found {Segments} spill segments ({Bytes} bytes, {Events} events) in {Directory} from an earlier run; replaying them")]
     private static partial void LogFound(ILogger logger, int segments, long bytes, long events, string directory);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Spill is full ({MaxBytes} bytes): dropped a batch of {Events} events")]
-    private static partial void LogFull(ILogger logger, int events, long maxBytes);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not append a batch of {Events} events to the spill in {Directory}: dropped")]
-    private static partial void LogAppendFailed(ILogger logger, Exception exception, int events, string directory);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not read spill segment {Path}; skipping it")]
-    private static partial void LogUnreadable(ILogger logger, Exception exception, string path);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Damaged spill record in {Path} at byte {Offset} ({Events} events lost); skipping to the next record")]
-    private static partial void LogDamaged(ILogger logger, string path, int offset, int events);
 }
