@@ -1,7 +1,7 @@
-using Hermes.Ingest;
 using Hermes.Ingest.Apis;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Extensions;
 using Hermes.Ingest.Security;
 
 // Hermes.Ingest: HTTP intake → bounded queue → worker pool → aggregator + sink. Read top to bottom.
@@ -11,7 +11,7 @@ try
     var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = HermesContentRoot.Resolve() });
 
     builder.AddServiceDefaults();   // OpenTelemetry, health checks, service discovery, resilience
-    builder.AddHermesIngest();      // options (validated), queue, workers, aggregator, sink
+    builder.AddIngestServices();    // options (validated), queue, workers, aggregator, sink
 
     var app = builder.Build();
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Hermes.Contracts;
 
 namespace Hermes.Dashboard.Ingest;
 
@@ -22,6 +23,6 @@ public sealed class IngestClient(HttpClient http)
         }
 
         response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync(IngestJsonContext.Default.DictionaryStringInt64, cancellationToken) ?? [];
+        return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.DictionaryStringInt64, cancellationToken) ?? [];
     }
 }

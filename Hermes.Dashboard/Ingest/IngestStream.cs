@@ -1,6 +1,7 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Hermes.Contracts;
 
 namespace Hermes.Dashboard.Ingest;
 
@@ -26,7 +27,7 @@ public sealed class IngestStream(HttpClient http)
         response.EnsureSuccessStatusCode();
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
 
-        var parser = SseParser.Create(body, static (_, data) => JsonSerializer.Deserialize(data, IngestJsonContext.Default.StatsSnapshot));
+        var parser = SseParser.Create(body, static (_, data) => JsonSerializer.Deserialize(data, ContractsJsonContext.Default.StatsSnapshot));
         await foreach (var item in parser.EnumerateAsync(cancellationToken))
         {
             if (item.Data is { } snapshot)

@@ -1,4 +1,4 @@
-using Hermes.Dashboard.Ingest;
+using Hermes.Contracts;
 using Hermes.Dashboard.Views;
 
 namespace Hermes.Dashboard.Live;

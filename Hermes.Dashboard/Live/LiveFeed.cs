@@ -1,3 +1,4 @@
+using Hermes.Contracts;
 using Hermes.Dashboard.Ingest;
 using Hermes.Dashboard.Views;
 

@@ -1,10 +1,9 @@
-using Hermes.Ingest.Security;
 using System.Globalization;
 using System.Text.Json;
 using Hermes.Ingest.Aggregation;
 using Hermes.Ingest.Events;
-using Hermes.Ingest.Sinks.Postgres;
-using Npgsql;
+using Hermes.Ingest.Security;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Hermes.Ingest.Apis;
 
@@ -29,20 +28,19 @@ public static class AggregatesApi
     /// <param name="from">Only minutes at or after this Unix second.</param>
     /// <param name="to">Only minutes at or before this Unix second.</param>
     /// <param name="source"><c>memory</c> (default): this instance's counts; <c>db</c>: the persisted rollups.</param>
-    private static async Task GetAggregatesAsync(HttpContext context, MinuteAggregator aggregator, EventTypeCatalog types,
+    /// <param name="persisted">The durable store's counts; null when the sink keeps none.</param>
+    private static async Task GetAggregatesAsync(HttpContext context, MinuteAggregator aggregator, EventTypeCatalog types, [FromServices] IPersistedCounts? persisted,
         string? type = null, string? from = null, string? to = null, string? source = null)
     {
         if (source is not (null or "memory" or "db"))
         {
-            await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'source': allowed-values",
-                "'source' must be memory or db.", "source", "allowed-values");
+            await Problems.InvalidQuery("source", "allowed-values", "'source' must be memory or db.").WriteAsync(context);
             return;
         }
 
         if (type is not null && !types.TryFind(type, out _))
         {
-            await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'type': allowed-values",
-                $"'type' must be one of {types.AllowedList}.", "type", "allowed-values");
+            await Problems.InvalidQuery("type", "allowed-values", $"'type' must be one of {types.AllowedList}.").WriteAsync(context);
             return;
         }
 
@@ -61,22 +59,19 @@ public static class AggregatesApi
         List<AggregateCount> counts;
         if (source == "db")
         {
-            if (context.RequestServices.GetService<PersistedRollups>() is not { } rollups)
+            if (persisted is null)
             {
-                await Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", "Invalid 'source': requires-database",
-                    "source=db needs a database: set DB_DSN or ConnectionStrings:hermesdb.", "source", "requires-database");
+                await Problems.InvalidQuery("source", "requires-database", "source=db needs a database: set DB_DSN or ConnectionStrings:hermesdb.").WriteAsync(context);
                 return;
             }
 
             try
             {
-                counts = await rollups.QueryAsync(type, fromSeconds, toSeconds, context.RequestAborted);
+                counts = await persisted.ReadAsync(type, fromSeconds, toSeconds, context.RequestAborted);
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            catch (CountsUnavailableException)
             {
-                await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "database-unavailable", "Database unavailable",
-                    "The persisted rollups cannot be read right now; GET /aggregates (without source=db) answers from memory.",
-                    retryAfterSeconds: 5);
+                await Problems.DatabaseUnavailable().WriteAsync(context);
                 return;
             }
         }
@@ -94,8 +89,8 @@ public static class AggregatesApi
         await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
-    /// <summary>The seed's shape: <c>{"song_played:1699999980": 42, …}</c>.</summary>
-    public static void WriteCounts(Utf8JsonWriter json, IEnumerable<AggregateCount> counts)
+    /// <summary>The seed's shape: <c>{"song_played:1699999980": 42, …}</c>, written straight into the response.</summary>
+    private static void WriteCounts(Utf8JsonWriter json, IEnumerable<AggregateCount> counts)
     {
         json.WriteStartObject();
         Span<char> key = stackalloc char[96];
@@ -128,6 +123,5 @@ public static class AggregatesApi
     }
 
     private static Task BadSecondsAsync(HttpContext context, string field, string value) =>
-        Problem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-query", $"Invalid '{field}': integer",
-            $"'{field}' must be Unix seconds as a non-negative integer, not '{value}'.", field, "integer");
+        Problems.InvalidQuery(field, "integer", $"'{field}' must be Unix seconds as a non-negative integer, not '{value}'.").WriteAsync(context);
 }

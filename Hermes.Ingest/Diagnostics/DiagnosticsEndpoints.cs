@@ -1,4 +1,3 @@
-using Hermes.Ingest.Apis;
 using Hermes.Ingest.Configuration;
 
 namespace Hermes.Ingest.Diagnostics;

@@ -1,18 +1,19 @@
+using System.Globalization;
 using System.Text.Json;
+using Hermes.Contracts;
 using Hermes.Ingest.Aggregation;
-using Hermes.Ingest.Apis;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Pipeline;
 using Hermes.Ingest.Sinks;
-using Hermes.Ingest.Sinks.Postgres;
+using Hermes.Ingest.Telemetry;
 
 namespace Hermes.Ingest.Diagnostics;
 
 /// <summary>
-/// Once a second, builds one JSON snapshot of the pipeline (rates, queue, workers, flush latency, rejections, sink
-/// and breaker state, and the last hour of per-minute counts) and hands the same bytes to every reader of
-/// <c>GET /stats</c> and <c>GET /aggregates/stream</c>. Work is per second, not per subscriber, so ten dashboards
-/// cost what one does.
+/// Once a second, builds one snapshot of the pipeline (rates, queue, workers, flush latency, rejections, the sink's
+/// own state as it describes it, and the last hour of per-minute counts) as the shared <see cref="StatsSnapshot"/>
+/// record, and hands the same JSON bytes to every reader of <c>GET /stats</c> and <c>GET /aggregates/stream</c>.
+/// Work is per second, not per subscriber, so ten dashboards cost what one does.
 /// </summary>
 public sealed partial class LiveStats(
     IngestMetrics metrics,
@@ -21,14 +22,11 @@ public sealed partial class LiveStats(
     IEventSink sink,
     IngestOptions options,
     TimeProvider time,
-    IServiceProvider services,
     ILogger<LiveStats> logger) : BackgroundService
 {
     /// <summary>How far back the snapshot's per-minute counts reach.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(60);
 
-    private readonly PostgresSinkMetrics? _db = services.GetService<PostgresSinkMetrics>();
-    private readonly PostgresSinkOptions? _dbOptions = services.GetService<PostgresSinkOptions>();
     private TaskCompletionSource<byte[]> _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[]? _latest;
     private long _lastAccepted = -1;
@@ -77,102 +75,41 @@ public sealed partial class LiveStats(
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         var from = (nowMs / 1000) - (long)Window.TotalSeconds;
         var (p50, p99) = metrics.RecentFlushLatency();
-
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        var rejected = new Dictionary<string, long>(IngestMetrics.ReasonLabels.Length, StringComparer.Ordinal);
+        for (var i = 0; i < IngestMetrics.ReasonLabels.Length; i++)
         {
-            json.WriteStartObject();
-            json.WriteNumber("time", nowMs);
-            json.WriteString("instance", Environment.MachineName + ":" + Environment.ProcessId);
-            json.WriteNumber("eventsPerSecond", Math.Round(eventsPerSecond, 1));
-            json.WriteNumber("accepted", metrics.Accepted);
-            json.WriteNumber("flushed", metrics.Flushed);
-            json.WriteStartObject("rejected");
-            for (var i = 0; i < IngestMetrics.ReasonLabels.Length; i++)
-            {
-                json.WriteNumber(IngestMetrics.ReasonLabels[i], metrics.Rejected((RejectReason)i));
-            }
-
-            json.WriteEndObject();
-
-            json.WriteStartObject("queue");
-            json.WriteNumber("length", queue.Length);
-            json.WriteNumber("capacity", queue.Capacity);
-            json.WriteNumber("oldestAgeSeconds", queue.HeadAge?.TotalSeconds ?? 0);
-            json.WriteEndObject();
-
-            json.WriteStartObject("workers");
-            json.WriteNumber("count", options.WorkerCount);
-            json.WriteNumber("busy", metrics.BusyWorkers);
-            json.WriteEndObject();
-
-            json.WriteStartObject("flush");
-            json.WriteNumber("batches", metrics.Flushes);
-            json.WriteNumber("p50Ms", Math.Round(p50.TotalMilliseconds, 3));
-            json.WriteNumber("p99Ms", Math.Round(p99.TotalMilliseconds, 3));
-            json.WriteEndObject();
-
-            json.WriteStartObject("sink");
-            json.WriteString("name", sink.Name);
-            json.WriteBoolean("durable", sink.IsDurable);
-            if (_db is not null)
-            {
-                json.WriteString("circuit", _db.CircuitState switch { 1 => "open", 2 => "half-open", _ => "closed" });
-                json.WriteNumber("rowsWritten", _db.RowsWritten);
-                json.WriteNumber("spillBytes", _db.SpillBytes);
-                json.WriteNumber("spillEvents", _db.SpillEvents);
-                json.WriteNumber("deadLetters", _db.DeadLetters);
-                json.WriteNumber("dropped",
-                    Enum.GetValues<DropReason>().Sum(_db.Dropped));
-                WriteStorage(json, _db, _dbOptions!);
-            }
-
-            json.WriteEndObject();
-
-            if (services.GetService<RunLedger>()?.Previous is { } previous)
-            {
-                json.WriteStartObject("previousRun");
-                json.WriteBoolean("clean", false);
-                json.WriteNumber("pid", previous.Pid);
-                json.WriteNumber("checkpointAt", previous.CheckpointAt.ToUnixTimeMilliseconds());
-                json.WriteNumber("atRiskEvents", previous.AtRisk);
-                json.WriteNumber("runs", previous.Runs);
-                json.WriteEndObject();
-            }
-
-            json.WritePropertyName("aggregates");
-            AggregatesApi.WriteCounts(json, aggregator.Snapshot(from: from - (from % 60)));
-            json.WriteEndObject();
+            rejected[IngestMetrics.ReasonLabels[i]] = metrics.Rejected((RejectReason)i);
         }
 
-        return buffer.ToArray();
+        var snapshot = new StatsSnapshot
+        {
+            Time = nowMs,
+            Instance = Environment.MachineName + ":" + Environment.ProcessId,
+            EventsPerSecond = Math.Round(eventsPerSecond, 1),
+            Accepted = metrics.Accepted,
+            Flushed = metrics.Flushed,
+            Rejected = rejected,
+            Queue = new() { Length = queue.Length, Capacity = queue.Capacity, OldestAgeSeconds = queue.HeadAge?.TotalSeconds ?? 0 },
+            Workers = new() { Count = options.WorkerCount, Busy = metrics.BusyWorkers },
+            Flush = new() { Batches = metrics.Flushes, P50Ms = Math.Round(p50.TotalMilliseconds, 3), P99Ms = Math.Round(p99.TotalMilliseconds, 3) },
+            Sink = sink.Describe(),
+            PreviousRun = sink.PreviousRun,
+            Aggregates = Counts(aggregator.Snapshot(from: from - (from % 60))),
+        };
+
+        return JsonSerializer.SerializeToUtf8Bytes(snapshot, ContractsJsonContext.Default.StatsSnapshot);
     }
 
-    /// <summary>Time partitions per table and what retention has removed since this instance started.</summary>
-    private static void WriteStorage(Utf8JsonWriter json, PostgresSinkMetrics db, PostgresSinkOptions options)
+    /// <summary>The shape of <c>GET /aggregates</c>: <c>"&lt;type&gt;:&lt;minute&gt;"</c>, in the snapshot's order.</summary>
+    private static Dictionary<string, long> Counts(List<AggregateCount> counts)
     {
-        json.WriteStartObject("storage");
-        json.WriteString("partitionInterval", GoDuration.Format(options.PartitionInterval));
-        json.WriteStartObject("partitions");
-        foreach (var table in PartitionedTable.All)
+        var keyed = new Dictionary<string, long>(counts.Count, StringComparer.Ordinal);
+        foreach (var (type, minute, count) in counts)
         {
-            json.WriteNumber(table.Name, db.Partitions(table));
+            keyed[type + ":" + minute.ToString(CultureInfo.InvariantCulture)] = count;
         }
 
-        json.WriteEndObject();
-        json.WriteStartObject("retention");
-        json.WriteString("events", options.EventRetention > TimeSpan.Zero ? GoDuration.Format(options.EventRetention) : "keep");
-        json.WriteString("rollups", options.RollupRetention > TimeSpan.Zero ? GoDuration.Format(options.RollupRetention) : "keep");
-        json.WriteStartObject("droppedPartitions");
-        foreach (var table in PartitionedTable.All)
-        {
-            json.WriteNumber(table.Name, db.PartitionsDropped(table));
-        }
-
-        json.WriteEndObject();
-        json.WriteNumber("droppedEvents", db.RetentionEventsDropped);
-        json.WriteEndObject();
-        json.WriteEndObject();
+        return keyed;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Building the live stats snapshot failed; /stats keeps the previous one")]

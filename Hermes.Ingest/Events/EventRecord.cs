@@ -19,10 +19,10 @@ public readonly record struct EventRecord(
     long Timestamp,
     string? Payload,
     long ReceivedAtMs,
-    Pipeline.EventOrigin? Origin = null)
+    EventOrigin? Origin = null)
 {
     /// <summary>
-    /// When <see cref="Pipeline.EventQueue"/> queued it, in ms on the queue's monotonic clock, cut to 32 bits: the
+    /// When the queue (<c>EventQueue</c>) queued it, in ms on the queue's monotonic clock, cut to 32 bits: the
     /// difference of two such stamps is exact up to 24 days, far beyond any wait in the queue, and an int fits in
     /// this struct's padding (56 B either way; a long would make it 64 B and a queue slot 72 B instead of 64 B).
     /// </summary>

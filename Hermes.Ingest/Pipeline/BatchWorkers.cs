@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Hermes.Ingest.Aggregation;
 using Hermes.Ingest.Configuration;
-using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Telemetry;
 using Hermes.Ingest.Events;
 using Hermes.Ingest.Sinks;
 

@@ -1,3 +1,4 @@
+using Hermes.Contracts;
 using Hermes.Ingest.Events;
 
 namespace Hermes.Ingest.Sinks;
@@ -25,4 +26,10 @@ public interface IEventSink
 
     /// <summary>Called once at shutdown after the last batch, to flush anything the sink buffers itself.</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>The sink's state for <c>/stats</c>, whatever the backend.</summary>
+    SinkStats Describe() => new() { Name = Name, Durable = IsDurable };
+
+    /// <summary>What the previous run answered 202 and did not store, when it did not stop cleanly and the sink keeps a crash ledger.</summary>
+    PreviousRunStats? PreviousRun => null;
 }

@@ -164,7 +164,7 @@ public sealed class ManifestTests
 /// <summary>Runs the built Hermes.AppHost as a process, the way `dotnet run --project Hermes.AppHost -- ...` does.</summary>
 internal static class AppHostProcess
 {
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+    public static string RepositoryRoot => Infrastructure.Repository.Root;
 
     public static async Task<(int ExitCode, string Log)> RunAsync(string[] args, CancellationToken ct)
     {
@@ -198,17 +198,4 @@ internal static class AppHostProcess
 #else
         "Release";
 #endif
-
-    private static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Hermes.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Hermes.sln not found above " + AppContext.BaseDirectory);
-    }
 }

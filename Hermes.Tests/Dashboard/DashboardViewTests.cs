@@ -1,8 +1,8 @@
 extern alias Dashboard;
 
 using Bunit;
+using Hermes.Contracts;
 using Dashboard::Hermes.Dashboard.Components.Overview;
-using Dashboard::Hermes.Dashboard.Ingest;
 using Dashboard::Hermes.Dashboard.Live;
 using Dashboard::Hermes.Dashboard.Views;
 using Microsoft.Extensions.DependencyInjection;

@@ -54,7 +54,7 @@ public sealed class SlowClientTests
 
         Assert.True(closed, "the server kept a dribbling body open");
         Assert.True(response.Length == 0 || response.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), response);
-        Assert.Equal(0, hermes.Service<Hermes.Ingest.Diagnostics.IngestMetrics>().Accepted);
+        Assert.Equal(0, hermes.Service<Hermes.Ingest.Telemetry.IngestMetrics>().Accepted);
         await dribble.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
     }
 

@@ -1,5 +1,5 @@
 using System.Net;
-using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Telemetry;
 using Hermes.Ingest.Pipeline;
 using Hermes.Tests.Infrastructure;
 

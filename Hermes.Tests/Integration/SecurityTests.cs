@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
-using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Telemetry;
 using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Integration;

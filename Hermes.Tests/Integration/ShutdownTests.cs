@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
-using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Telemetry;
 using Hermes.Ingest.Pipeline;
 using Hermes.Tests.Infrastructure;
 

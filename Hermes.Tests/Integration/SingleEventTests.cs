@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Telemetry;
 using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Integration;

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hermes.Contracts;
 using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Integration;
@@ -27,6 +29,25 @@ public sealed class StatsTests
         Assert.False(stats.GetProperty("sink").GetProperty("durable").GetBoolean());
         Assert.True(stats.GetProperty("flush").GetProperty("batches").GetInt64() >= 1);
         Assert.Equal(2, stats.GetProperty("aggregates").GetProperty($"song_played:{now - (now % 60)}").GetInt64());
+    }
+
+    [Fact]
+    public async Task Stats_is_the_contract_record_the_dashboard_reads_and_nothing_more()
+    {
+        await using var hermes = new HermesFactory(new() { ["FLUSH_INTERVAL"] = "10ms" });
+        var client = hermes.Start();
+        await client.PostAsync("/events", Events.Body(Events.Json("c-1", timestamp: DateTimeOffset.UtcNow.ToUnixTimeSeconds())), TestContext.Current.CancellationToken);
+
+        var json = await Events.Eventually(
+            () => client.GetByteArrayAsync("/stats"),
+            bytes => JsonDocument.Parse(bytes).RootElement.GetProperty("flushed").GetInt64() == 1,
+            TimeSpan.FromSeconds(5));
+
+        var snapshot = StatsContract.AssertRoundTrips(json);
+        Assert.Equal(1, snapshot.Accepted);
+        Assert.Equal("memory", snapshot.Sink.Name);
+        Assert.Null(snapshot.Sink.Circuit);
+        Assert.Null(snapshot.PreviousRun);
     }
 
     [Fact]
@@ -68,5 +89,17 @@ public sealed class StatsTests
                 return JsonDocument.Parse(line["data: ".Length..]).RootElement;
             }
         }
+    }
+}
+
+/// <summary>The one /stats contract: read into the shared record and written back, the JSON must be unchanged.</summary>
+public static class StatsContract
+{
+    public static StatsSnapshot AssertRoundTrips(byte[] json)
+    {
+        var snapshot = JsonSerializer.Deserialize(json, ContractsJsonContext.Default.StatsSnapshot)!;
+        var written = JsonSerializer.SerializeToNode(snapshot, ContractsJsonContext.Default.StatsSnapshot);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(json), written), $"/stats has parts the contract lacks:\n{System.Text.Encoding.UTF8.GetString(json)}\n{written}");
+        return snapshot;
     }
 }

@@ -14,16 +14,13 @@ namespace Hermes.Tests.Postgres;
 public sealed class MigrationTests(SharedPostgres postgres) : IAsyncDisposable
 {
     private const int V1Rows = 100_000;
-    private readonly string _spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _spill = new("spill");
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     public ValueTask DisposeAsync()
     {
-        if (Directory.Exists(_spill))
-        {
-            Directory.Delete(_spill, recursive: true);
-        }
+        _spill.Dispose();
 
         return ValueTask.CompletedTask;
     }
@@ -46,7 +43,7 @@ public sealed class MigrationTests(SharedPostgres postgres) : IAsyncDisposable
             await share.ExecuteNonQueryAsync(Token);
         }
 
-        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill, ["FLUSH_INTERVAL"] = "20ms" });
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill.Path, ["FLUSH_INTERVAL"] = "20ms" });
         var client = hermes.Start();
         Assert.Equal(2, await Events.Eventually(() => Database.ScalarAsync<int>(db, "SELECT max(version) FROM schema_version"), v => v >= 2));
 

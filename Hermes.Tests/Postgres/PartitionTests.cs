@@ -1,4 +1,5 @@
 using System.Net;
+using Hermes.Ingest.Sinks.Durable;
 using Hermes.Ingest.Sinks.Postgres;
 using Hermes.Tests.Infrastructure;
 
@@ -12,17 +13,14 @@ namespace Hermes.Tests.Postgres;
 [Collection(PostgresCollection.Name)]
 public sealed class PartitionTests(SharedPostgres postgres) : IAsyncLifetime
 {
-    private readonly string _spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _spill = new("spill");
     private string _db = "";
 
     public async ValueTask InitializeAsync() => _db = await postgres.Server.CreateDatabaseAsync();
 
     public ValueTask DisposeAsync()
     {
-        if (Directory.Exists(_spill))
-        {
-            Directory.Delete(_spill, recursive: true);
-        }
+        _spill.Dispose();
 
         return ValueTask.CompletedTask;
     }
@@ -35,7 +33,7 @@ public sealed class PartitionTests(SharedPostgres postgres) : IAsyncLifetime
 
     private HermesFactory Hermes(Dictionary<string, string?>? extra = null)
     {
-        var settings = new Dictionary<string, string?> { ["DB_DSN"] = _db, ["SPILL_DIR"] = _spill, ["FLUSH_INTERVAL"] = "20ms" };
+        var settings = new Dictionary<string, string?> { ["DB_DSN"] = _db, ["SPILL_DIR"] = _spill.Path, ["FLUSH_INTERVAL"] = "20ms" };
         foreach (var (key, value) in extra ?? [])
         {
             settings[key] = value;
@@ -88,7 +86,7 @@ public sealed class PartitionTests(SharedPostgres postgres) : IAsyncLifetime
         Assert.Equal(2L, await Database.ScalarAsync<long>(_db, "SELECT count(*) FROM events WHERE id = 'again'"));
         Assert.Equal(401L, await Database.ScalarAsync<long>(_db, "SELECT count(*) FROM events"));
         Assert.Equal(401m, await Database.ScalarAsync<decimal>(_db, "SELECT sum(count) FROM event_rollups"));
-        Assert.Equal(1L, second.Service<PostgresSinkMetrics>().Duplicates);
+        Assert.Equal(1L, second.Service<DurableSinkMetrics>().Duplicates);
     }
 
     [Fact]
@@ -130,7 +128,7 @@ public sealed class PartitionTests(SharedPostgres postgres) : IAsyncLifetime
         Assert.Equal(1L, await Database.ScalarAsync<long>(_db, "SELECT count(*) FROM events WHERE id = 'after'"));
         Assert.Equal(0L, await Database.ScalarAsync<long>(_db, "SELECT count(*) FROM dead_letters"));
         Assert.Contains($"events_p{Today}", await PartitionsAsync("events"));
-        Assert.Equal(0, hermes.Service<PostgresSinkMetrics>().DeadLetters);
+        Assert.Equal(0, hermes.Service<DurableSinkMetrics>().DeadLetters);
     }
 
     [Fact]

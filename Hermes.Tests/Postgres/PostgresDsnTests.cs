@@ -85,7 +85,7 @@ public sealed class PostgresDsnTests
         var options = PostgresSinkOptionsLoader.Load(configuration, IngestOptionsLoader.Load(configuration))!;
 
         Assert.Equal(("pg", 5, TimeSpan.FromSeconds(10), 7),
-            (new NpgsqlConnectionStringBuilder(options.ConnectionString).Host, options.BreakerFailures, options.BreakerBreak, options.MaxOpenConns));
+            (new NpgsqlConnectionStringBuilder(options.ConnectionString).Host, options.Durable.BreakerFailures, options.Durable.BreakerBreak, options.MaxOpenConns));
     }
 
     [Theory]

@@ -13,16 +13,13 @@ namespace Hermes.Tests.Postgres;
 public sealed class RetentionTests(SharedPostgres postgres) : IAsyncDisposable
 {
     private const long Hour = 3_600;
-    private readonly string _spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _spill = new("spill");
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     public ValueTask DisposeAsync()
     {
-        if (Directory.Exists(_spill))
-        {
-            Directory.Delete(_spill, recursive: true);
-        }
+        _spill.Dispose();
 
         return ValueTask.CompletedTask;
     }
@@ -34,7 +31,7 @@ public sealed class RetentionTests(SharedPostgres postgres) : IAsyncDisposable
         await using var hermes = new HermesFactory(new()
         {
             ["DB_DSN"] = db,
-            ["SPILL_DIR"] = _spill,
+            ["SPILL_DIR"] = _spill.Path,
             ["PARTITION_INTERVAL"] = "1h",
             ["EVENT_RETENTION"] = "3h",
             ["ROLLUP_RETENTION"] = "5h",

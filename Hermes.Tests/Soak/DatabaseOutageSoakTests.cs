@@ -13,10 +13,10 @@ public sealed class DatabaseOutageSoakTests
         // Durable: the server is killed, and with synchronous_commit off it could lose commits it acknowledged.
         await using var server = await PostgresServer.StartAsync(durable: true);
         var db = await server.CreateDatabaseAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+        using var spill = new TempDirectory("spill");
         await using var hermes = HermesProcess.Start(new()
         {
-            ["DB_DSN"] = db, ["SPILL_DIR"] = spill, ["BACKPRESSURE_MODE"] = "block", ["DB_WRITE_TIMEOUT"] = "2s",
+            ["DB_DSN"] = db, ["SPILL_DIR"] = spill.Path, ["BACKPRESSURE_MODE"] = "block", ["DB_WRITE_TIMEOUT"] = "2s",
             ["DB_BREAKER_BREAK"] = "1s",
         });
         await hermes.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
@@ -27,7 +27,7 @@ public sealed class DatabaseOutageSoakTests
         await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
         await server.KillAsync();
         await Task.Delay(outage, TestContext.Current.CancellationToken);
-        var spilledDuringOutage = Directory.EnumerateFiles(spill, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        var spilledDuringOutage = Directory.EnumerateFiles(spill.Path, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
         await server.StartAsync(TimeSpan.FromSeconds(60));
         await running;
 
@@ -47,6 +47,5 @@ public sealed class DatabaseOutageSoakTests
 
         Assert.Equal(accepted, await Database.ScalarAsync<long>(db, "SELECT count(DISTINCT id) FROM events"));
         Assert.Equal(accepted, (long)await Database.ScalarAsync<decimal>(db, "SELECT sum(count) FROM event_rollups"));
-        Directory.Delete(spill, recursive: true);
     }
 }

@@ -19,11 +19,11 @@ public sealed class OverloadSoakTests(SharedPostgres postgres)
     public async Task Overload_answers_only_202_or_503_with_Retry_After_keeps_memory_flat_and_loses_nothing()
     {
         var db = await postgres.Server.CreateDatabaseAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+        using var spill = new TempDirectory("spill");
         // One writer: the database absorbs far less than six senders offer, so the queue stays full.
         await using var hermes = HermesProcess.Start(new()
         {
-            ["DB_DSN"] = db, ["SPILL_DIR"] = spill, ["QUEUE_SIZE"] = "100000", ["BACKPRESSURE_MODE"] = "strict",
+            ["DB_DSN"] = db, ["SPILL_DIR"] = spill.Path, ["QUEUE_SIZE"] = "100000", ["BACKPRESSURE_MODE"] = "strict",
             ["WORKER_COUNT"] = "1", ["MAX_OPEN_CONNS"] = "1",
         });
         await hermes.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
@@ -57,17 +57,16 @@ public sealed class OverloadSoakTests(SharedPostgres postgres)
         var aggregated = (await (await hermes.Client.GetAsync("/aggregates", TestContext.Current.CancellationToken)).ReadJsonAsync())
             .EnumerateObject().Sum(p => p.Value.GetInt64());
         Assert.Equal(accepted, aggregated);
-        Directory.Delete(spill, recursive: true);
     }
 
     [Fact]
     public async Task SIGTERM_under_load_stores_everything_accepted_and_exits_zero_within_the_shutdown_timeout()
     {
         var db = await postgres.Server.CreateDatabaseAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+        using var spill = new TempDirectory("spill");
         await using var hermes = HermesProcess.Start(new()
         {
-            ["DB_DSN"] = db, ["SPILL_DIR"] = spill, ["SHUTDOWN_TIMEOUT"] = "20s", ["BACKPRESSURE_MODE"] = "block",
+            ["DB_DSN"] = db, ["SPILL_DIR"] = spill.Path, ["SHUTDOWN_TIMEOUT"] = "20s", ["BACKPRESSURE_MODE"] = "block",
         });
         await hermes.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
         var load = new LoadGenerator(hermes.Client, "term", senders: 4);
@@ -88,13 +87,12 @@ public sealed class OverloadSoakTests(SharedPostgres postgres)
         var committed = await Database.ScalarAsync<long>(db, "SELECT count(*) FROM events");
         if (committed < load.AcceptedIds.Count)
         {
-            await using var next = HermesProcess.Start(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill });
+            await using var next = HermesProcess.Start(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill.Path });
             await next.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
             committed = await Database.WaitForCountAsync(db, "SELECT count(*) FROM events", load.AcceptedIds.Count, TimeSpan.FromSeconds(60));
         }
 
         Assert.Equal(load.AcceptedIds.Count, committed);
         Assert.Contains("Drained", hermes.StandardOutput);
-        Directory.Delete(spill, recursive: true);
     }
 }

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
-using Hermes.Ingest.Diagnostics;
 using Hermes.Ingest.Events;
+using Hermes.Ingest.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -180,7 +180,7 @@ public sealed class EventBatchWriter(NpgsqlDataSource dataSource, EventPartition
         await using var copy = await connection.BeginRawBinaryCopyAsync(copySql, cancellationToken);
 
         // Bounds each write too: a stalled server fails it as a timeout instead of holding the writer.
-        copy.WriteTimeout = (int)options.WriteTimeout.TotalMilliseconds;
+        copy.WriteTimeout = (int)options.Durable.WriteTimeout.TotalMilliseconds;
         var buffer = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
         try
         {

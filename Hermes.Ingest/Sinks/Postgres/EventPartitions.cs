@@ -1,3 +1,4 @@
+using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
 using Npgsql;
 
@@ -209,7 +210,7 @@ public sealed partial class EventPartitions(NpgsqlDataSource dataSource, Postgre
                     await ExecuteAsync(connection, $"DROP TABLE {partition.Name}", cancellationToken, waitForever: true);
                     catalog[table.Index].Remove(partition);
                     metrics.OnPartitionDropped(table, events);
-                    LogDropped(logger, partition.Name, events, GoDuration(retention));
+                    LogDropped(logger, partition.Name, events, GoDuration.Format(retention));
                 }
             }
 
@@ -299,7 +300,6 @@ public sealed partial class EventPartitions(NpgsqlDataSource dataSource, Postgre
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static string GoDuration(TimeSpan value) => Configuration.GoDuration.Format(value);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created partition {Partition} for [{From}, {To})")]
     private static partial void LogCreated(ILogger logger, string partition, string from, string to);

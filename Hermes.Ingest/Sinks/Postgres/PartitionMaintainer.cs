@@ -8,7 +8,7 @@ namespace Hermes.Ingest.Sinks.Postgres;
 /// writes at the turn of a day never wait for DDL, and drops the partitions retention no longer keeps. A write
 /// that needs a partition nobody made yet (an old timestamp) still creates it itself.
 /// </summary>
-public sealed partial class PartitionMaintainer(PostgresSink sink, EventPartitions partitions, PostgresSinkOptions options, IngestOptions ingest,
+public sealed partial class PartitionMaintainer(PostgresBatchWriter writer, EventPartitions partitions, PostgresSinkOptions options, IngestOptions ingest,
     TimeProvider time, ILogger<PartitionMaintainer> logger) : BackgroundService
 {
     /// <summary>Between runs: well inside the shortest interval (1h), and retention is never more than this late.</summary>
@@ -24,7 +24,7 @@ public sealed partial class PartitionMaintainer(PostgresSink sink, EventPartitio
             var delay = Period;
             try
             {
-                if (await sink.TryPrepareAsync(stoppingToken))
+                if (await writer.TryPrepareAsync(stoppingToken))
                 {
                     await RunOnceAsync(time.GetUtcNow(), stoppingToken);
                 }

@@ -5,8 +5,20 @@ using Npgsql;
 namespace Hermes.Ingest.Sinks.Postgres;
 
 /// <summary>Reads <c>event_rollups</c> for <c>GET /aggregates?source=db</c>: totals across restarts and replicas.</summary>
-public sealed class PersistedRollups(NpgsqlDataSource dataSource)
+public sealed class PersistedRollups(NpgsqlDataSource dataSource) : IPersistedCounts
 {
+    public async Task<List<AggregateCount>> ReadAsync(string? type, long? from, long? to, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await QueryAsync(type, from, to, cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            throw new CountsUnavailableException(ex);
+        }
+    }
+
     /// <summary>Same filters and order as <see cref="MinuteAggregator.Snapshot"/>: minute, then type.</summary>
     public async Task<List<AggregateCount>> QueryAsync(string? type, long? from, long? to, CancellationToken cancellationToken)
     {

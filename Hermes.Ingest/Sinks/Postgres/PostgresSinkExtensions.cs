@@ -1,15 +1,16 @@
+using Hermes.Ingest.Aggregation;
 using Hermes.Ingest.Configuration;
-using Hermes.Ingest.Sinks.Spill;
+using Hermes.Ingest.Sinks.Durable;
 
 namespace Hermes.Ingest.Sinks.Postgres;
 
 public static class PostgresSinkExtensions
 {
     /// <summary>
-    /// Registers the Postgres sink, its spill and replayer, when <c>DB_DSN</c> or <c>ConnectionStrings:hermesdb</c>
-    /// is set. Returns false (registering nothing) when neither is, so the caller keeps the in-memory sink.
-    /// Call after the pipeline's own hosted services: the host stops services in reverse order, so replay stops
-    /// before the workers drain into the sink (the run ledger, registered before the workers, stops after them).
+    /// Registers PostgreSQL as the sink, inside the durable layer (breaker, spill, replay, crash ledger), when
+    /// <c>DB_DSN</c> or <c>ConnectionStrings:hermesdb</c> is set. Returns false (registering nothing) when neither is,
+    /// so the caller keeps the in-memory sink. Call after the pipeline's own hosted services (see
+    /// <see cref="DurableSinkExtensions.AddDurableSink{TWriter}"/>).
     /// </summary>
     public static bool AddPostgresSink(this WebApplicationBuilder builder, IngestOptions ingest)
     {
@@ -30,7 +31,7 @@ public static class PostgresSinkExtensions
                 settings.ConnectionString = options.ConnectionString;
 
                 // Aspire's check turns /health red while the database is down; Hermes stays ready while it can
-                // spill, which PostgresHealthCheck reports instead.
+                // spill, which DurableSinkHealthCheck reports instead.
                 settings.DisableHealthChecks = true;
 
                 // Like ServiceDefaults: spans only when someone can read them (OTLP configured).
@@ -65,15 +66,12 @@ public static class PostgresSinkExtensions
         services.AddSingleton<PostgresSchema>();
         services.AddSingleton<EventPartitions>();
         services.AddSingleton<EventBatchWriter>();
-        services.AddSingleton<DatabaseBreaker>();
-        services.AddSingleton<SpillStore>();
-        services.AddSingleton<PostgresSink>();
-        services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<PostgresSink>());
+        services.AddSingleton<PostgresBatchWriter>();
+        services.AddDurableSink<PostgresBatchWriter>(options.Durable);
         services.AddSingleton<PersistedRollups>();
-        services.AddHostedService<SpillReplayer>();
+        services.AddSingleton<IPersistedCounts>(provider => provider.GetRequiredService<PersistedRollups>());
         services.AddSingleton<PartitionMaintainer>();
         services.AddHostedService(provider => provider.GetRequiredService<PartitionMaintainer>());
-        services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"]);
         return true;
     }
 }

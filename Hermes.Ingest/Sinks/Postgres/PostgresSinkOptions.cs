@@ -1,10 +1,13 @@
 using Hermes.Ingest.Configuration;
+using Hermes.Ingest.Sinks.Durable;
 
 namespace Hermes.Ingest.Sinks.Postgres;
 
 /// <summary>
 /// Settings of the Postgres sink and its disk spill. Each has a seed-style environment name (<c>DB_BREAKER_FAILURES</c>)
 /// and a .NET key under <c>Hermes:Postgres</c>; the environment name wins, as in <see cref="IngestOptionsLoader"/>.
+/// The breaker, write timeout and spill belong to the durable layer around the writer (<see cref="Durable"/>), read
+/// by the same loader from the same names.
 /// </summary>
 public sealed class PostgresSinkOptions
 {
@@ -19,34 +22,8 @@ public sealed class PostgresSinkOptions
     /// <summary>MAX_OPEN_CONNS: the pool's size and the most COPYs in flight at once.</summary>
     public int MaxOpenConns { get; set; } = 100;
 
-    /// <summary>Failed writes in a row that open the breaker (at least 2: Polly's minimum throughput).</summary>
-    public int BreakerFailures { get; set; } = 3;
-
-    /// <summary>How long the breaker stays open before one trial write.</summary>
-    public TimeSpan BreakerBreak { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Limit on one write (connect + COPY + commit); past it the write counts as a timeout.</summary>
-    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>The directory this instance spills into and keeps its run ledger in: SPILL_DIR, or with
-    /// <see cref="SpillShared"/> a subdirectory of it that is new for every process.</summary>
-    public string SpillDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "hermes-spill");
-
-    /// <summary>
-    /// SPILL_SHARED: SPILL_DIR is a root that several instances share (replicas on one machine, or a volume shared by
-    /// containers). Each process spills into its own new subdirectory, and replays the subdirectories whose lock no
-    /// live process holds: what a stopped or killed instance left is replayed once, by whoever finds it first.
-    /// </summary>
-    public bool SpillShared { get; set; }
-
-    /// <summary>With <see cref="SpillShared"/>, the shared root (SPILL_DIR as configured); otherwise null.</summary>
-    public string? SpillRoot { get; set; }
-
-    /// <summary>Spill bound; a batch that would cross it is dropped and counted (reason spill_full).</summary>
-    public long SpillMaxBytes { get; set; } = 1L << 30;
-
-    /// <summary>A segment file is sealed and a new one begun past this size, so replay can delete as it goes.</summary>
-    public long SpillSegmentBytes { get; set; } = 16L << 20;
+    /// <summary>The durable layer's settings (DB_BREAKER_*, DB_WRITE_TIMEOUT, SPILL_*).</summary>
+    public DurableSinkOptions Durable { get; set; } = new();
 
     /// <summary>
     /// PARTITION_INTERVAL: the width of each time partition of <c>events</c>, <c>event_rollup_shards</c> and
@@ -66,13 +43,13 @@ public static class PostgresSinkOptionsLoader
 {
     private static readonly Setting<PostgresSinkOptions>[] Settings =
     [
-        new("DB_BREAKER_FAILURES", nameof(PostgresSinkOptions.BreakerFailures), (o, v) => SettingReader.Int(v, 2, 1_000_000, x => o.BreakerFailures = x)),
-        new("DB_BREAKER_BREAK", nameof(PostgresSinkOptions.BreakerBreak), (o, v) => SettingReader.Duration(v, TimeSpan.FromMilliseconds(500), x => o.BreakerBreak = x)),
-        new("DB_WRITE_TIMEOUT", nameof(PostgresSinkOptions.WriteTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.FromSeconds(1), x => o.WriteTimeout = x)),
-        new("SPILL_DIR", nameof(PostgresSinkOptions.SpillDirectory), (o, v) => Directory(v, x => o.SpillDirectory = x)),
-        new("SPILL_SHARED", nameof(PostgresSinkOptions.SpillShared), (o, v) => SettingReader.Bool(v, x => o.SpillShared = x)),
-        new("SPILL_MAX_BYTES", nameof(PostgresSinkOptions.SpillMaxBytes), (o, v) => SettingReader.Long(v, 1L << 20, long.MaxValue, x => o.SpillMaxBytes = x)),
-        new("SPILL_SEGMENT_BYTES", nameof(PostgresSinkOptions.SpillSegmentBytes), (o, v) => SettingReader.Long(v, 64L << 10, 1L << 30, x => o.SpillSegmentBytes = x)),
+        new("DB_BREAKER_FAILURES", nameof(DurableSinkOptions.BreakerFailures), (o, v) => SettingReader.Int(v, 2, 1_000_000, x => o.Durable.BreakerFailures = x)),
+        new("DB_BREAKER_BREAK", nameof(DurableSinkOptions.BreakerBreak), (o, v) => SettingReader.Duration(v, TimeSpan.FromMilliseconds(500), x => o.Durable.BreakerBreak = x)),
+        new("DB_WRITE_TIMEOUT", nameof(DurableSinkOptions.WriteTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.FromSeconds(1), x => o.Durable.WriteTimeout = x)),
+        new("SPILL_DIR", nameof(DurableSinkOptions.SpillDirectory), (o, v) => Directory(v, x => o.Durable.SpillDirectory = x)),
+        new("SPILL_SHARED", nameof(DurableSinkOptions.SpillShared), (o, v) => SettingReader.Bool(v, x => o.Durable.SpillShared = x)),
+        new("SPILL_MAX_BYTES", nameof(DurableSinkOptions.SpillMaxBytes), (o, v) => SettingReader.Long(v, 1L << 20, long.MaxValue, x => o.Durable.SpillMaxBytes = x)),
+        new("SPILL_SEGMENT_BYTES", nameof(DurableSinkOptions.SpillSegmentBytes), (o, v) => SettingReader.Long(v, 64L << 10, 1L << 30, x => o.Durable.SpillSegmentBytes = x)),
         new("PARTITION_INTERVAL", nameof(PostgresSinkOptions.PartitionInterval), (o, v) => Interval(v, x => o.PartitionInterval = x)),
         new("ROLLUP_RETENTION", nameof(PostgresSinkOptions.RollupRetention), (o, v) => SettingReader.Retention(v, x => o.RollupRetention = x)),
     ];
@@ -126,11 +103,11 @@ public static class PostgresSinkOptionsLoader
             throw new InvalidSettingException(problems);
         }
 
-        if (options.SpillShared)
+        if (options.Durable is { SpillShared: true } durable)
         {
             // Never a name an earlier process used: an adopter may be deleting that one (SpillStore.TryAdopt).
-            options.SpillRoot = options.SpillDirectory;
-            options.SpillDirectory = Path.Combine(options.SpillRoot,
+            durable.SpillRoot = durable.SpillDirectory;
+            durable.SpillDirectory = Path.Combine(durable.SpillRoot,
                 $"{Environment.MachineName}-{Environment.ProcessId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}");
         }
 

@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Hermes.Ingest.Apis;
 using Hermes.Ingest.Events;
 
 namespace Hermes.Benchmarks.Events;

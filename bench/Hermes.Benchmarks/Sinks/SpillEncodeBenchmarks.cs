@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Hermes.Ingest.Events;
-using Hermes.Ingest.Sinks.Spill;
+using Hermes.Ingest.Sinks.Durable;
 
 namespace Hermes.Benchmarks.Sinks;
 

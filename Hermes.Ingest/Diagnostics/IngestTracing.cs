@@ -1,9 +1,0 @@
-using System.Diagnostics;
-
-namespace Hermes.Ingest.Diagnostics;
-
-/// <summary>Hermes's one ActivitySource (registered by ServiceDefaults when OTLP is configured).</summary>
-public static class IngestTracing
-{
-    public static readonly ActivitySource Source = new(HermesTelemetry.ActivitySourceName);
-}
