@@ -4,6 +4,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using AppHost::Hermes.AppHost;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.AppHost;
 

@@ -5,6 +5,7 @@ using Hermes.Tests.Infrastructure;
 namespace Hermes.Tests.Postgres;
 
 /// <summary>Outages of a real server: each test starts (and stops, and restarts) a PostgreSQL of its own.</summary>
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresFaultTests : IAsyncLifetime
 {
