@@ -30,38 +30,24 @@ public static class Needs
     public const string AppHost = "AppHost";
 }
 
-/// <summary>A throwaway <see cref="PostgresServer"/>: PostgreSQL 15, and root to run it as the <c>postgres</c> user.</summary>
+/// <summary>Base of the attributes below: each is the trait <c>Needs</c> once per value it names.</summary>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false)]
-public sealed class NeedsPostgresServerAttribute : Attribute, ITraitAttribute
+public abstract class NeedsAttribute(params string[] needs) : Attribute, ITraitAttribute
 {
-    public IReadOnlyCollection<KeyValuePair<string, string>> GetTraits() =>
-        [new(Needs.Trait, Needs.PostgreSql), new(Needs.Trait, Needs.Root)];
+    public IReadOnlyCollection<KeyValuePair<string, string>> GetTraits() => [.. needs.Select(n => new KeyValuePair<string, string>(Needs.Trait, n))];
 }
+
+/// <summary>A throwaway <see cref="PostgresServer"/>: PostgreSQL 15, and root to run it as the <c>postgres</c> user.</summary>
+public sealed class NeedsPostgresServerAttribute() : NeedsAttribute(Needs.PostgreSql, Needs.Root);
 
 /// <summary>PostgreSQL 15 binaries, run as the current user (the AppHost's local server needs no root).</summary>
-[AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false)]
-public sealed class NeedsPostgreSqlAttribute : Attribute, ITraitAttribute
-{
-    public IReadOnlyCollection<KeyValuePair<string, string>> GetTraits() => [new(Needs.Trait, Needs.PostgreSql)];
-}
+public sealed class NeedsPostgreSqlAttribute() : NeedsAttribute(Needs.PostgreSql);
 
 /// <summary>The system Chromium, driven by Playwright (never a downloaded browser).</summary>
-[AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false)]
-public sealed class NeedsChromiumAttribute : Attribute, ITraitAttribute
-{
-    public IReadOnlyCollection<KeyValuePair<string, string>> GetTraits() => [new(Needs.Trait, Needs.Chromium)];
-}
+public sealed class NeedsChromiumAttribute() : NeedsAttribute(Needs.Chromium);
 
 /// <summary>A soak test: minutes of load until a steady state shows (its database is a separate need).</summary>
-[AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false)]
-public sealed class SoakAttribute : Attribute, ITraitAttribute
-{
-    public IReadOnlyCollection<KeyValuePair<string, string>> GetTraits() => [new(Needs.Trait, Needs.Soak)];
-}
+public sealed class SoakAttribute() : NeedsAttribute(Needs.Soak);
 
-/// <summary>The Aspire AppHost (DCP, whole stacks) or <c>dotnet publish</c> of the services.</summary>
-[AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false)]
-public sealed class NeedsAppHostAttribute : Attribute, ITraitAttribute
-{
-    public IReadOnlyCollection<KeyValuePair<string, string>> GetTraits() => [new(Needs.Trait, Needs.AppHost)];
-}
+/// <summary>The Aspire AppHost (DCP, whole stacks, its publisher) or <c>dotnet publish</c> of the services.</summary>
+public sealed class NeedsAppHostAttribute() : NeedsAttribute(Needs.AppHost);
