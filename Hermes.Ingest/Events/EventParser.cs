@@ -68,28 +68,7 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var field = 0;
-            if (reader.ValueTextEquals("id"u8))
-            {
-                field = SeenId;
-            }
-            else if (reader.ValueTextEquals("user_id"u8))
-            {
-                field = SeenUserId;
-            }
-            else if (reader.ValueTextEquals("type"u8))
-            {
-                field = SeenType;
-            }
-            else if (reader.ValueTextEquals("timestamp"u8))
-            {
-                field = SeenTimestamp;
-            }
-            else if (reader.ValueTextEquals("payload"u8))
-            {
-                field = SeenPayload;
-            }
-
+            var field = FieldOf(ref reader);
             reader.Read();
             if (failed || field == 0)
             {
@@ -143,6 +122,37 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
         }
 
         return false;
+    }
+
+    /// <summary>Which of the five fields the property name on the reader is, or 0 for a name this version ignores.</summary>
+    private static int FieldOf(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueIsEscaped && !CanUnescape(ref reader))
+        {
+            // ValueTextEquals throws for a name it cannot unescape (a lone surrogate, "\ud800"); no field is named so.
+            return 0;
+        }
+
+        return reader.ValueTextEquals("id"u8) ? SeenId
+            : reader.ValueTextEquals("user_id"u8) ? SeenUserId
+            : reader.ValueTextEquals("type"u8) ? SeenType
+            : reader.ValueTextEquals("timestamp"u8) ? SeenTimestamp
+            : reader.ValueTextEquals("payload"u8) ? SeenPayload
+            : 0;
+    }
+
+    /// <summary>Whether an escaped string decodes to UTF-16 (rare on the hot path: only escaped names and types get here).</summary>
+    private static bool CanUnescape(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            reader.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     /// <summary>A <c>\u0000</c> escape that is not itself an escaped backslash followed by "u0000".</summary>
@@ -253,7 +263,7 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
     {
         type = 0;
         error = default;
-        if (reader.TokenType == JsonTokenType.String)
+        if (reader.TokenType == JsonTokenType.String && (!reader.ValueIsEscaped || CanUnescape(ref reader)))
         {
             for (var i = 0; i < types.Count; i++)
             {

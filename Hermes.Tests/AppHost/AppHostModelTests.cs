@@ -4,6 +4,8 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using AppHost::Hermes.AppHost;
+using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.AppHost;
 
@@ -12,6 +14,7 @@ namespace Hermes.Tests.AppHost;
 public sealed class AppHostModelTests
 {
     [Fact]
+    [NeedsPostgreSql] // the local source looks for the binaries while the model is built
     public async Task Local_source_runs_initdb_then_the_server_as_executables_and_no_container()
     {
         var root = TempRoot();
@@ -33,6 +36,7 @@ public sealed class AppHostModelTests
     }
 
     [Fact]
+    [NeedsPostgreSql] // the local source looks for the binaries while the model is built
     public async Task The_local_database_lives_in_a_directory_of_this_AppHost_and_gets_the_ingest_server_settings()
     {
         // Arrange: the hash Aspire names this AppHost's volumes with (AppHostSha overrides the hash of its path), as if
@@ -74,6 +78,7 @@ public sealed class AppHostModelTests
     }
 
     [Fact]
+    [NeedsPostgreSql] // the local source looks for the binaries while the model is built
     public async Task No_resource_asks_for_a_development_certificate_so_the_Aspire_dashboard_shows_no_certificate_banner()
     {
         var root = TempRoot();

@@ -3,6 +3,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text.Json;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.AppHost;
 
@@ -11,6 +12,7 @@ namespace Hermes.Tests.AppHost;
 /// made from, and the image itself, built into a ContainerArchiveOutputPath tarball on a synthetic base image served by
 /// a local registry, because this build machine cannot reach mcr.microsoft.com.
 /// </summary>
+[NeedsAppHost]
 [Collection(AppHostCollection.Name)]
 public sealed class ContainerImageTests
 {

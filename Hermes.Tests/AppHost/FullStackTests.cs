@@ -1,6 +1,7 @@
 using System.Net;
 using Aspire.Hosting.Testing;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 using Npgsql;
 
 namespace Hermes.Tests.AppHost;
@@ -9,6 +10,8 @@ namespace Hermes.Tests.AppHost;
 /// The real AppHost: local-binary PostgreSQL, ingest and the dashboard under DCP, as `dotnet run --project
 /// Hermes.AppHost` starts them on a machine with no container runtime.
 /// </summary>
+[NeedsAppHost]
+[NeedsPostgreSql]
 [Collection(AppHostCollection.Name)]
 public sealed class FullStackTests(ITestOutputHelper output)
 {
@@ -115,11 +118,4 @@ public sealed class FullStackTests(ITestOutputHelper output)
             counts => counts.SequenceEqual(expected),
             TimeSpan.FromSeconds(15));
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class AppHostCollection
-{
-    /// <summary>AppHost tests start DCP and whole stacks; one at a time keeps them within a 2-core machine.</summary>
-    public const string Name = "AppHost";
 }

@@ -4,6 +4,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using AppHost::Hermes.AppHost;
 using Aspire.Hosting.ApplicationModel;
+using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.AppHost;
 
@@ -11,6 +13,7 @@ namespace Hermes.Tests.AppHost;
 /// What `azd up` deploys: the manifest from `--publisher manifest`, read as azd reads it, and the container-app
 /// templates in Hermes.AppHost/infra that azd uses in place of the ones it would generate from it.
 /// </summary>
+[NeedsAppHost]
 [Collection(AppHostCollection.Name)]
 public sealed class ManifestTests
 {

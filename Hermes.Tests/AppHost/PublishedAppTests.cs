@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.AppHost;
 
@@ -9,6 +10,7 @@ namespace Hermes.Tests.AppHost;
 /// unit without WorkingDirectory, a container whose WORKDIR changed) reads the app's own appsettings.json.
 /// In the AppHost collection: Release publishes share obj/Release with the container image tests.
 /// </summary>
+[NeedsAppHost]
 [Collection(AppHostCollection.Name)]
 public sealed partial class PublishedAppTests
 {

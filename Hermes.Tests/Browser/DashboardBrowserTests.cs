@@ -9,6 +9,7 @@ namespace Hermes.Tests.Browser;
 /// End to end in real Chromium: ingest as its own OS process (so it can be killed and restarted on the same port),
 /// the dashboard in process on Kestrel, the page driven over its Blazor circuit.
 /// </summary>
+[NeedsChromium]
 public sealed class DashboardBrowserTests
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
@@ -89,6 +90,7 @@ public sealed class DashboardBrowserTests
     }
 
     [Fact]
+    [NeedsPostgresServer] // the dashboard shows the database card filled in
     public async Task At_1440_and_420_pixels_the_page_reads_without_wrapped_cards_empty_bands_hidden_rows_or_clipping()
     {
         // Arrange: ingest on PostgreSQL (so the sixth card, the database's, is there) with 41 minutes of four types.

@@ -10,6 +10,7 @@ namespace Hermes.Tests.Browser;
 /// A dashboard whose ingest requires read keys (as every deployment's does) lets nobody in without signing in: in
 /// real Chromium, signed out there is only the sign-in page, a wrong key is refused, the right key shows the live page.
 /// </summary>
+[NeedsChromium]
 public sealed class DashboardSignInBrowserTests
 {
     public const string ReadKey = "dashboard-read-0123456789abcdef";

@@ -51,6 +51,16 @@ public sealed class HostileBodyTests() : HermesTest(new() { ["MAX_JSON_DEPTH"] =
         Assert.Equal($"Invalid 'timestamp': {rule}", problem.GetProperty("title").GetString());
     }
 
+    [Theory]
+    [InlineData("""{"\ud800":1,"id":"sur-1","user_id":"u","type":"song_played","timestamp":1700000000}""", HttpStatusCode.Accepted)]
+    [InlineData("""{"id":"sur-2","user_id":"u","type":"\ud800song_played","timestamp":1700000000}""", HttpStatusCode.BadRequest)]
+    public async Task An_escaped_lone_surrogate_in_a_field_name_or_the_type_is_ignored_or_refused_never_a_500(string body, HttpStatusCode expected)
+    {
+        var response = await Client.PostAsync("/events", Events.Body(body), TestContext.Current.CancellationToken);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
     [Fact]
     public async Task A_huge_string_in_an_ignored_field_is_bounded_by_the_body_limit()
     {

@@ -9,37 +9,62 @@ namespace Hermes.Tests.Infrastructure;
 
 /// <summary>
 /// Runs the real Hermes.Ingest (its Program.cs) on Kestrel over loopback, on a free port, with settings given
-/// the way an operator gives them (the seed's environment names) and, where a test needs it, a sink or clock it
-/// controls.
+/// the way an operator gives them (the seed's environment names) and, where a test needs it, a sink, clock or
+/// service it controls. Composed before <see cref="Start"/>:
+/// <code>new HermesFactory().WithSetting("FLUSH_INTERVAL", "1h").WithSink(sink).WithClock(clock)</code>
 /// </summary>
 public sealed class HermesFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
-    private readonly Action<IServiceCollection>? _services;
+    private readonly List<Action<IServiceCollection>> _services = [];
+    private bool _started;
 
-    public HermesFactory(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
+    public HermesFactory(Dictionary<string, string?>? settings = null)
     {
         _settings = new(settings ?? [])
         {
             ["HTTP_ADDR"] = "127.0.0.1:0",
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "",
         };
-        _services = services;
         UseKestrel();
     }
 
-    /// <summary>Replaces the sink (the in-memory one by default).</summary>
-    public static Action<IServiceCollection> WithSink(IEventSink sink) =>
-        services => services.Replace(ServiceDescriptor.Singleton(sink));
+    /// <summary>One setting by its operator name (QUEUE_SIZE, DB_DSN, …); the last value given wins.</summary>
+    public HermesFactory WithSetting(string name, string? value)
+    {
+        Unstarted()._settings[name] = value;
+        return this;
+    }
 
-    public static Action<IServiceCollection> WithClock(TimeProvider time) =>
-        services => services.Replace(ServiceDescriptor.Singleton(time));
+    public HermesFactory WithSettings(IEnumerable<KeyValuePair<string, string?>> settings)
+    {
+        foreach (var (name, value) in settings)
+        {
+            WithSetting(name, value);
+        }
+
+        return this;
+    }
+
+    /// <summary>Replaces the sink (the in-memory one by default).</summary>
+    public HermesFactory WithSink(IEventSink sink) => WithServices(services => services.Replace(ServiceDescriptor.Singleton(sink)));
+
+    /// <summary>Replaces the clock every part of the pipeline reads.</summary>
+    public HermesFactory WithClock(TimeProvider time) => WithServices(services => services.Replace(ServiceDescriptor.Singleton(time)));
+
+    /// <summary>Changes the app's services after Program.cs registered its own (applied in the order given).</summary>
+    public HermesFactory WithServices(Action<IServiceCollection> configure)
+    {
+        Unstarted()._services.Add(configure);
+        return this;
+    }
 
     public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
 
     /// <summary>Starts Kestrel and returns a client bound to it.</summary>
     public HttpClient Start()
     {
+        _started = true;
         StartServer();
         var client = CreateClient();
 
@@ -60,9 +85,16 @@ public sealed class HermesFactory : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
 
-        if (_services is not null)
+        builder.ConfigureTestServices(services =>
         {
-            builder.ConfigureTestServices(_services);
-        }
+            foreach (var configure in _services)
+            {
+                configure(services);
+            }
+        });
     }
+
+    /// <summary>A change after the host is built would be silently ignored; fail loudly instead.</summary>
+    private HermesFactory Unstarted() =>
+        _started ? throw new InvalidOperationException("Compose the factory before Start(): the host is already built.") : this;
 }

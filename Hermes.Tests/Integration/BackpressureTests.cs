@@ -34,7 +34,7 @@ public sealed class BackpressureTests
     public async Task Strict_mode_answers_503_with_Retry_After_when_the_queue_is_full()
     {
         var sink = new RecordingSink(held: true);
-        await using var hermes = new HermesFactory(Settings("strict"), HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory(Settings("strict")).WithSink(sink);
         var client = hermes.Start();
         await FillAsync(client, hermes);
 
@@ -54,7 +54,7 @@ public sealed class BackpressureTests
     public async Task Batch_that_does_not_fit_is_refused_whole_and_leaves_the_queue_unchanged()
     {
         var sink = new RecordingSink(held: true);
-        await using var hermes = new HermesFactory(Settings("strict"), HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory(Settings("strict")).WithSink(sink);
         var client = hermes.Start();
         var queue = hermes.Service<EventQueue>();
         await client.PostAsync("/events/batch", Events.Array(Enumerable.Range(0, 5).Select(i => Events.Json($"w-{i}"))), TestContext.Current.CancellationToken);
@@ -77,7 +77,7 @@ public sealed class BackpressureTests
     public async Task Block_mode_waits_for_room_and_then_accepts()
     {
         var sink = new RecordingSink(held: true);
-        await using var hermes = new HermesFactory(Settings("block", "10s"), HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory(Settings("block", "10s")).WithSink(sink);
         var client = hermes.Start();
         await FillAsync(client, hermes);
 
@@ -96,7 +96,7 @@ public sealed class BackpressureTests
     public async Task Block_mode_answers_503_after_the_block_timeout()
     {
         var sink = new RecordingSink(held: true);
-        await using var hermes = new HermesFactory(Settings("block", "200ms"), HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory(Settings("block", "200ms")).WithSink(sink);
         var client = hermes.Start();
         await FillAsync(client, hermes);
 
@@ -114,7 +114,7 @@ public sealed class BackpressureTests
     public async Task Full_queue_in_strict_mode_refuses_before_reading_the_body()
     {
         var sink = new RecordingSink(held: true);
-        await using var hermes = new HermesFactory(Settings("strict"), HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory(Settings("strict")).WithSink(sink);
         var client = hermes.Start();
         await FillAsync(client, hermes);
 

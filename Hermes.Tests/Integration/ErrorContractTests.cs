@@ -29,7 +29,7 @@ public sealed class ErrorContractTests
     [InlineData("GET", "/test/throws", 500, "internal-error", "traceId")]
     public async Task Framework_errors_are_problem_json_saying_what_was_wrong(string method, string path, int status, string kind, string detailMentions)
     {
-        await using var hermes = new HermesFactory(Settings(), services => services.AddSingleton<IStartupFilter>(new ThrowingPath()));
+        await using var hermes = new HermesFactory(Settings()).WithServices(services => services.AddSingleton<IStartupFilter>(new ThrowingPath()));
         var client = hermes.Start();
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
         request.Headers.Add("X-Api-Key", AdminKey);

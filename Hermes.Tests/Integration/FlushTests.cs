@@ -11,9 +11,9 @@ public sealed class FlushTests
     {
         var sink = new RecordingSink();
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var hermes = new HermesFactory(
-            new() { ["WORKER_COUNT"] = "1", ["BATCH_SIZE"] = "10", ["FLUSH_INTERVAL"] = "1h" },
-            s => { HermesFactory.WithSink(sink)(s); HermesFactory.WithClock(clock)(s); });
+        await using var hermes = new HermesFactory(new() { ["WORKER_COUNT"] = "1", ["BATCH_SIZE"] = "10", ["FLUSH_INTERVAL"] = "1h" })
+            .WithSink(sink)
+            .WithClock(clock);
         var client = hermes.Start();
 
         var response = await client.PostAsync("/events/batch", Events.Array(Enumerable.Range(0, 25).Select(i => Events.Json($"s-{i}"))), TestContext.Current.CancellationToken);
@@ -32,9 +32,9 @@ public sealed class FlushTests
     {
         var sink = new RecordingSink();
         var clock = new SteppingClock(DateTimeOffset.UtcNow);
-        await using var hermes = new HermesFactory(
-            new() { ["WORKER_COUNT"] = "1", ["BATCH_SIZE"] = "1000", ["FLUSH_INTERVAL"] = "5s" },
-            s => { HermesFactory.WithSink(sink)(s); HermesFactory.WithClock(clock)(s); });
+        await using var hermes = new HermesFactory(new() { ["WORKER_COUNT"] = "1", ["BATCH_SIZE"] = "1000", ["FLUSH_INTERVAL"] = "5s" })
+            .WithSink(sink)
+            .WithClock(clock);
         var client = hermes.Start();
 
         for (var i = 0; i < 3; i++)

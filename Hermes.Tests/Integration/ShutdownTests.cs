@@ -13,9 +13,7 @@ public sealed partial class ShutdownTests
     {
         // A slow sink and a deep queue: most events are still queued when shutdown begins.
         var sink = new RecordingSink(delay: TimeSpan.FromMilliseconds(20));
-        var hermes = new HermesFactory(
-            new() { ["WORKER_COUNT"] = "2", ["BATCH_SIZE"] = "50", ["QUEUE_SIZE"] = "100000" },
-            HermesFactory.WithSink(sink));
+        var hermes = new HermesFactory(new() { ["WORKER_COUNT"] = "2", ["BATCH_SIZE"] = "50", ["QUEUE_SIZE"] = "100000" }).WithSink(sink);
         var client = hermes.Start();
         var ids = new HashSet<string>();
         for (var request = 0; request < 40; request++)

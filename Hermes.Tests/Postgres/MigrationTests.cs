@@ -10,6 +10,7 @@ namespace Hermes.Tests.Postgres;
 /// on it: every row kept, every count unchanged, and <c>GET /aggregates?source=db</c> (what the dashboard reads)
 /// answering the whole time, including while the events migration is held up.
 /// </summary>
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class MigrationTests(SharedPostgres postgres) : IAsyncDisposable
 {

@@ -10,6 +10,7 @@ namespace Hermes.Tests.Postgres;
 /// for whatever timestamps arrive without one per day since 1970, idempotency by (id, timestamp), and reads that
 /// touch only the partitions of their range.
 /// </summary>
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class PartitionTests(SharedPostgres postgres) : IAsyncLifetime
 {

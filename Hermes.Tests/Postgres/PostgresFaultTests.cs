@@ -9,6 +9,7 @@ namespace Hermes.Tests.Postgres;
 /// The durability contract with a real PostgreSQL 15 (<see cref="DurableSinkFaultTests"/>): each test starts, stops
 /// and restarts a server of its own; an outage is the server stopped (connections refused).
 /// </summary>
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresFaultTests : DurableSinkFaultTests
 {

@@ -4,6 +4,7 @@ using Npgsql;
 
 namespace Hermes.Tests.Postgres;
 
+[Infrastructure.NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresSchemaTests(SharedPostgres postgres)
 {

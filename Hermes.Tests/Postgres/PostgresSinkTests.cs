@@ -5,6 +5,7 @@ using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Postgres;
 
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresSinkTests(SharedPostgres postgres) : IAsyncLifetime
 {

@@ -9,6 +9,7 @@ namespace Hermes.Tests.Postgres;
 /// retention (the clock moved ahead by running the maintenance pass as of a later time), nothing inside it is
 /// lost, what went is counted, and intake refuses what retention would only delete.
 /// </summary>
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class RetentionTests(SharedPostgres postgres) : IAsyncDisposable
 {

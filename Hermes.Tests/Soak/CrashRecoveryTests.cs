@@ -5,6 +5,8 @@ using Hermes.Tests.Postgres;
 namespace Hermes.Tests.Soak;
 
 /// <summary>SIGKILL: what the process could not save is reported exactly on the next start; durable acks survive.</summary>
+[Soak]
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class CrashRecoveryTests(SharedPostgres postgres)
 {

@@ -4,6 +4,8 @@ using Hermes.Tests.Postgres;
 namespace Hermes.Tests.Soak;
 
 /// <summary>PostgreSQL killed under load and restarted: nothing accepted is lost, nothing is stored or counted twice.</summary>
+[Soak]
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class DatabaseOutageSoakTests
 {

@@ -9,6 +9,8 @@ namespace Hermes.Tests.Soak;
 /// Load well past what the database absorbs, and SIGTERM in the middle of load, against a real PostgreSQL.
 /// CI runs them for a few seconds; <c>SOAK=long</c> runs a minute each.
 /// </summary>
+[Soak]
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class OverloadSoakTests(SharedPostgres postgres)
 {

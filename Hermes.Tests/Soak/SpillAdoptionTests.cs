@@ -9,6 +9,8 @@ namespace Hermes.Tests.Soak;
 /// SPILL_SHARED with real processes: a replica holding spilled events is killed, two new ones start at once on the
 /// same root, and the dead one's spill is replayed exactly once (counted by replay, not by the database's dedup).
 /// </summary>
+[Soak]
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class SpillAdoptionTests(SharedPostgres postgres)
 {
