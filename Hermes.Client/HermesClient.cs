@@ -145,7 +145,7 @@ public sealed class HermesClient : IAsyncDisposable, IDisposable
 
         // The id and the timestamp are fixed here, once: every retry of this event sends exactly these.
         var at = timestamp ?? _time.GetUtcNow();
-        var id = Guid.CreateVersion7(at);
+        var id = UuidV7.Create(at);
         byte[] line;
         try
         {

@@ -107,4 +107,26 @@ public sealed class ClientBufferTests
         using var second = JsonDocument.Parse(ndjson[1]);
         Assert.False(second.RootElement.TryGetProperty("payload", out _));
     }
+
+    [Fact]
+    public void Ids_are_RFC_9562_version_7_with_the_millisecond_first_and_never_repeat()
+    {
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123);
+        var ids = new HashSet<Guid>();
+
+        for (var i = 0; i < 100_000; i++)
+        {
+            var id = UuidV7.Create(at);
+            Assert.True(ids.Add(id));
+            Assert.Equal(7, id.Version);
+            Assert.Equal(0b1000, id.Variant & 0b1100); // RFC 9562 variant: 10xx
+        }
+
+        // The first 48 bits are the milliseconds, so ids made later sort later (kind to an index on them).
+        var first = ids.First().ToString("N");
+        Assert.Equal(1_700_000_000_123L.ToString("x12", System.Globalization.CultureInfo.InvariantCulture), first[..12]);
+        var later = UuidV7.Create(at.AddMilliseconds(1));
+        Assert.True(string.CompareOrdinal(later.ToString(), ids.Max(id => id.ToString())) > 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => UuidV7.Create(DateTimeOffset.UnixEpoch.AddSeconds(-1)));
+    }
 }
