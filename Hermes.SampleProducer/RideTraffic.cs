@@ -35,6 +35,14 @@ public sealed partial class RideTraffic(HermesClient hermes, IOptions<RideTraffi
     {
         var settings = options.Value;
         _riders = [.. Enumerable.Range(1, settings.Riders).Select(i => new Rider($"rider-{i:D5}", Cities[i % Cities.Length]))];
+        foreach (var rider in _riders)
+        {
+            // Mid-trip already, as in an app that was busy before we looked (about 98% are, in the steady state):
+            // starting idle, a rider's first location update starts a trip, and the first minutes were two thirds
+            // trip_started.
+            rider.StartTrip(_random);
+        }
+
         var started = time.GetTimestamp();
         var surgeUntil = TimeSpan.Zero;
         var lastReport = (At: started, Stats: hermes.Statistics);
