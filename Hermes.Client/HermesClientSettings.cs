@@ -23,9 +23,10 @@ public sealed class HermesClientSettings
     public string ApiKeyHeaderName { get; set; } = "X-Api-Key";
 
     /// <summary>
-    /// Most events held in memory, waiting or being sent (default 10,000). When it is full, <c>Track</c> drops the
-    /// new event and counts it (<c>hermes_client_events_dropped_total{reason="buffer_full"}</c>). It is how long an
-    /// outage the client rides out: 10,000 events is 100 s at 100 events/s.
+    /// Most events waiting to be sent (default 10,000); the batches in flight, at most <c>MaxConcurrentRequests</c> ×
+    /// <c>MaxBatchEvents</c> events, are held on top. When it is full, <c>Track</c> drops the new event and counts it
+    /// (<c>hermes_client_events_dropped_total{reason="buffer_full"}</c>). It is how long an outage the client rides
+    /// out: 10,000 events is 100 s at 100 events/s.
     /// </summary>
     public int BufferCapacity { get; set; } = 10_000;
 
