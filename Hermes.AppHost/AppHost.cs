@@ -41,11 +41,12 @@ var dashboard = builder.AddProject<Projects.Hermes_Dashboard>("dashboard")
 // Producer and read keys as secret parameters: always in deployments (internet-facing), in local runs only when
 // configured (Parameters:api-keys, Parameters:read-api-key), so `dotnet run` works without any.
 var deploying = builder.ExecutionContext.IsPublishMode;
+IResourceBuilder<ParameterResource>? apiKeys = null;
 if (deploying || builder.Configuration["Parameters:api-keys"] is not null)
 {
     // Generated when no value is given (azd then asks nothing and keeps it in .azure/<env>/config.json), so a
     // deployment never starts with a key ingest refuses.
-    var apiKeys = builder.AddParameter("api-keys", GeneratedKey(), secret: true).WithDescription(
+    apiKeys = builder.AddParameter("api-keys", GeneratedKey(), secret: true).WithDescription(
         "Producer keys for `POST /events`: comma-separated `label:key` or `key`, each key at least 16 printable ASCII "
         + "characters without spaces or commas (the label names it in metrics), for example `mobile:$(openssl rand -hex 24)`. "
         + "Left empty, one key of 32 letters and digits is generated. Producers send a key as `X-Api-Key`.",
@@ -89,6 +90,10 @@ if (deploying)
     // Connect redirects back over https.
     dashboard.WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true");
 }
+
+// A live stack on first run: Hermes.SampleProducer sends a varying mix of the four event types through Hermes.Client.
+// Local runs only, never deployed; Hermes:SampleProducer:Enabled=false turns it off.
+builder.AddSampleProducer(ingest, apiKeys);
 
 var app = builder.Build();
 app.LogPostgresSource(postgres, replicas);

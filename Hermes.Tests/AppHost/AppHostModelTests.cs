@@ -193,6 +193,63 @@ public sealed class AppHostModelTests
         Assert.Contains(message, Flatten(ex), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_sample_producer_runs_locally_by_default_found_by_service_discovery_after_ingest_is_up()
+    {
+        using var builder = await CreateAsync("--Hermes:Postgres:Source=external", "--ConnectionStrings:hermesdb=Host=db;Database=hermes", "--Hermes:SampleProducer:EventsPerSecond=120");
+
+        var producer = Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == "sample-producer");
+        Assert.Contains(producer.Annotations.OfType<WaitAnnotation>(), w => w.Resource.Name == "ingest");
+        var environment = await EnvironmentOfAsync(builder, producer);
+        Assert.Contains("services__ingest__http__0", environment.Keys);
+        // Nothing bypasses service discovery: the AppHost applies the launch profile's variables too.
+        Assert.DoesNotContain(environment.Keys, k => k.StartsWith("Hermes__Client__Endpoint", StringComparison.Ordinal) || k.StartsWith("ConnectionStrings__ingest", StringComparison.Ordinal));
+        Assert.Equal("120", environment["Hermes__SampleProducer__EventsPerSecond"]);
+        Assert.DoesNotContain("Hermes__Client__ApiKey", environment.Keys); // ingest takes events without keys here
+    }
+
+    [Fact]
+    public async Task Hermes_SampleProducer_Enabled_false_leaves_it_out_and_a_bad_value_is_named()
+    {
+        using var builder = await CreateAsync("--Hermes:Postgres:Source=external", "--ConnectionStrings:hermesdb=Host=db;Database=hermes", "--Hermes:SampleProducer:Enabled=false");
+
+        Assert.DoesNotContain(builder.Resources, r => r.Name.StartsWith("sample-producer", StringComparison.Ordinal));
+        Assert.Equal(["dashboard", "ingest"], builder.Resources.OfType<ProjectResource>().Select(r => r.Name).Order());
+
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => CreateAsync(
+            "--Hermes:Postgres:Source=external", "--ConnectionStrings:hermesdb=Host=db;Database=hermes", "--Hermes:SampleProducer:Enabled=maybe"));
+        Assert.Contains("Hermes:SampleProducer:Enabled=maybe is invalid: expected true or false.", Flatten(ex), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_producer_keys_configured_the_sample_producer_gets_a_key_of_its_own_that_ingest_accepts()
+    {
+        using var builder = await CreateAsync("--Hermes:Postgres:Source=external", "--ConnectionStrings:hermesdb=Host=db;Database=hermes",
+            "--Parameters:api-keys=mobile:0123456789abcdef0123");
+
+        var key = Assert.Single(builder.Resources.OfType<ParameterResource>(), p => p.Name == "sample-producer-key");
+        Assert.True(key.Secret);
+        var producer = Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == "sample-producer");
+        var ingest = Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == "ingest");
+        Assert.Same(key, (await EnvironmentOfAsync(builder, producer))["Hermes__Client__ApiKey"]);
+        var apiKeys = Assert.IsType<ReferenceExpression>((await EnvironmentOfAsync(builder, ingest))["API_KEYS"]);
+        Assert.Equal("{0},sample-producer:{1}", apiKeys.Format);
+        Assert.Equal(["api-keys", "sample-producer-key"], apiKeys.ValueProviders.OfType<ParameterResource>().Select(p => p.Name));
+    }
+
+    /// <summary>A resource's environment as the AppHost wires it, unevaluated: which variable gets which value or parameter.</summary>
+    private static async Task<Dictionary<string, object>> EnvironmentOfAsync(IDistributedApplicationTestingBuilder builder, IResource resource)
+    {
+        var environment = new Dictionary<string, object>();
+        var context = new EnvironmentCallbackContext(builder.ExecutionContext, resource, environment);
+        foreach (var callback in resource.Annotations.OfType<EnvironmentCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+
+        return environment;
+    }
+
     internal static async Task<IDistributedApplicationTestingBuilder> CreateAsync(params string[] args) =>
         await DistributedApplicationTestingBuilder.CreateAsync<AppHost::Program>(args, (options, _) => options.DisableDashboard = true, TestContext.Current.CancellationToken)
             .WaitAsync(HermesStack.StepTimeout, TestContext.Current.CancellationToken);

@@ -49,7 +49,8 @@ public sealed class HermesStack : IAsyncDisposable
     /// <summary>From <c>StartAsync</c> until every ingest replica reported healthy.</summary>
     public TimeSpan TimeToHealthy { get; private set; }
 
-    public static async Task<HermesStack> StartAsync(int ingestReplicas, CancellationToken cancellationToken)
+    /// <param name="sampleProducer">Run Hermes.SampleProducer too (on by default for `dotnet run`; off here unless a test wants it, so the database holds only what the test posts).</param>
+    public static async Task<HermesStack> StartAsync(int ingestReplicas, CancellationToken cancellationToken, bool sampleProducer = false)
     {
         var dataRoot = Path.Combine(Path.GetTempPath(), "hermes-apphost-test-" + Guid.NewGuid().ToString("N")[..12]);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<AppHost::Program>(
@@ -58,6 +59,7 @@ public sealed class HermesStack : IAsyncDisposable
                 $"--Hermes:Postgres:DataDirectory={dataRoot}",
                 $"--Hermes:SpillDirectory={dataRoot}-spill",
                 $"--Hermes:IngestReplicas={ingestReplicas.ToString(CultureInfo.InvariantCulture)}",
+                $"--Hermes:SampleProducer:Enabled={sampleProducer}",
             ],
             (options, _) => options.DisableDashboard = true,
             cancellationToken).WaitAsync(StepTimeout, cancellationToken);
@@ -195,6 +197,7 @@ public sealed class HermesStack : IAsyncDisposable
     private static bool IsStackProcess(string commandLine) =>
         commandLine.Contains("Hermes.Ingest", StringComparison.Ordinal)
         || commandLine.Contains("Hermes.Dashboard", StringComparison.Ordinal)
+        || commandLine.Contains("Hermes.SampleProducer", StringComparison.Ordinal)
         || commandLine.Contains("postgres", StringComparison.Ordinal);
 
     private async Task WatchPidsAsync(CancellationToken cancellationToken)

@@ -72,6 +72,11 @@ public sealed class ManifestTests
         // The machine-local PostgreSQL never reaches deploy output.
         Assert.DoesNotContain("postgres-init", names);
         Assert.DoesNotContain("postgres-local-password", names);
+
+        // Nor does the sample producer, on by default in local runs: the deployed projects are ingest and the dashboard.
+        Assert.DoesNotContain("sample-producer", names);
+        Assert.DoesNotContain("sample-producer-key", names);
+        Assert.Equal(["dashboard", "ingest"], names.Where(n => resources.GetProperty(n).GetProperty("type").GetString()!.StartsWith("project.", StringComparison.Ordinal)).Order());
     }
 
     [Fact]
