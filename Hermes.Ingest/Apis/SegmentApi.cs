@@ -49,13 +49,7 @@ public static class SegmentApi
             .WithDescription("The Segment tracking API's batch: {\"batch\":[call,…]}, read as JSON whatever the Content-Type, optionally gzip. Each track call is an event (messageId → id, userId or anonymousId → user_id, event → type in snake_case or per SEGMENT_EVENT_MAP, timestamp → timestamp, properties → payload); identify, page, screen, group and alias are accepted, counted and not stored. Invalid calls are listed in 'rejected' while the others are queued." + Statuses)
             .DocumentsBody<SegmentBatchDocument>("application/json")
             .Produces<SegmentAcceptedDocument>(StatusCodes.Status200OK)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status408RequestTimeout)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesIntakeProblems();
 
         segment.MapPost("/v1/track", static (HttpContext context, EventIntake intake) => intake.PostSegmentTrackAsync(context))
             .WithName("PostSegmentTrack")
@@ -63,13 +57,7 @@ public static class SegmentApi
             .WithDescription("One track call, mapped as in POST /v1/batch." + Statuses)
             .DocumentsBody<SegmentCallDocument>("application/json")
             .Produces<SegmentAcceptedDocument>(StatusCodes.Status200OK)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status408RequestTimeout)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesIntakeProblems();
 
         return app;
     }

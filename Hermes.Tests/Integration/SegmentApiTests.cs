@@ -222,6 +222,25 @@ public sealed class SegmentApiTests
     }
 
     [Fact]
+    public async Task The_OpenAPI_document_describes_the_Segment_endpoints()
+    {
+        await using var hermes = new HermesFactory();
+        var client = hermes.Start();
+
+        var paths = (await (await client.GetAsync("/openapi/v1.json", TestContext.Current.CancellationToken)).ReadJsonAsync()).GetProperty("paths");
+
+        foreach (var path in new[] { "/v1/batch", "/v1/track" })
+        {
+            var post = paths.GetProperty(path).GetProperty("post");
+            Assert.True(post.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _), path);
+            foreach (var status in new[] { "200", "400", "401", "413", "429", "503" })
+            {
+                Assert.True(post.GetProperty("responses").TryGetProperty(status, out _), $"POST {path} does not document {status}");
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_full_queue_is_503_with_Retry_After_and_queues_nothing_of_the_batch()
     {
         var sink = new RecordingSink(held: true);
