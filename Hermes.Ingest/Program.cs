@@ -18,6 +18,7 @@ try
     app.UseFrameworkProblems();     // 404, 405, unbindable query values and unhandled exceptions as problem+json
     app.MapDefaultEndpoints();      // /health (readiness, 503 while draining) and /alive
     app.MapEventsApi();             // POST /events, POST /events/batch
+    app.MapSegmentApi();            // POST /v1/batch, POST /v1/track (Segment and RudderStack SDKs)
     app.MapAggregatesApi();         // GET /aggregates
     app.MapStatsApi();              // GET /stats, GET /aggregates/stream (SSE, once a second)
     app.MapMetricsEndpoint();       // GET /metrics (Prometheus)

@@ -27,6 +27,29 @@ public sealed class ApiKeyCheck(ApiKeyRing keys, IngestMetrics metrics)
     }
 
     /// <summary>
+    /// The Segment endpoints' check: the same producer keys and labels, presented as the write key (HTTP Basic user
+    /// name, empty password) or as on <c>/events</c>. The label, or null after answering 401.
+    /// </summary>
+    public async ValueTask<string?> AuthenticateWriteKeyAsync(HttpContext context)
+    {
+        if (!keys.ProducersRequireKey)
+        {
+            return IngestMetrics.AnonymousKey;
+        }
+
+        var presented = ApiKeyRing.PresentedWriteKey(context.Request);
+        if (keys.Authenticate(presented, KeyScope.Produce) is { } label)
+        {
+            return label;
+        }
+
+        metrics.OnRejected(RejectReason.Unauthorized);
+        context.Response.Headers.WWWAuthenticate = "Basic realm=\"hermes\"";
+        await Problems.UnauthorizedWriteKey(keyPresented: presented is not null).WriteAsync(context);
+        return null;
+    }
+
+    /// <summary>
     /// True when the request may go on: always needs a key for <see cref="KeyScope.Admin"/>, and for
     /// <see cref="KeyScope.Read"/> only when READ_API_KEYS is set. Otherwise answers 401 and returns false.
     /// </summary>

@@ -13,24 +13,46 @@ public sealed partial class EventIntake
     /// <summary>A request that may be parsed: who sent it, how it wants its answer, and its body.</summary>
     private readonly record struct Admission(string Producer, bool Durable, bool Ndjson, RequestBody Body);
 
+    /// <summary>Which endpoint is admitting: the rules differ only in key, Content-Type, encoding and limit.</summary>
+    private enum Route
+    {
+        /// <summary><c>POST /events</c>: JSON, uncompressed, MAX_EVENT_BYTES.</summary>
+        Event,
+
+        /// <summary><c>POST /events/batch</c>: JSON or NDJSON, gzip allowed, MAX_BATCH_BYTES.</summary>
+        Batch,
+
+        /// <summary>
+        /// <c>POST /v1/batch</c> and <c>/v1/track</c>: the write key (HTTP Basic), JSON whatever the Content-Type says,
+        /// gzip allowed, MAX_BATCH_BYTES. The RudderStack Node SDK labels its gzip JSON
+        /// <c>application/x-www-form-urlencoded</c> (axios's default for a Buffer), so the label cannot be trusted.
+        /// </summary>
+        Segment,
+    }
+
     /// <summary>
     /// The preamble, in order: the producer key (401), Content-Type (415), the gate and in strict mode a full queue
     /// (503, before the body is read), <c>?ack</c> (400), Content-Encoding (415), the declared Content-Length (413),
     /// then the body itself within its limit (413, 408). Null once a refusal has been answered.
     /// </summary>
+    /// <remarks>The Segment route has no Content-Type check (see <see cref="Route.Segment"/>).</remarks>
     // Pooled: when the body has not all arrived this method completes asynchronously, and a pooled box keeps that
     // from costing an allocation per request on top of the handler's own.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Admission?> AdmitAsync(HttpContext context, bool batch)
+    private async ValueTask<Admission?> AdmitAsync(HttpContext context, Route route)
     {
         var request = context.Request;
-        if (await keyCheck.AuthenticateProducerAsync(context) is not { } producer)
+        var producer = route == Route.Segment
+            ? await keyCheck.AuthenticateWriteKeyAsync(context)
+            : await keyCheck.AuthenticateProducerAsync(context);
+        if (producer is null)
         {
             return null;
         }
 
-        var ndjson = batch && IsNdjson(request.ContentType);
-        if (!ndjson && !IsJson(request.ContentType))
+        var batch = route != Route.Event;
+        var ndjson = route == Route.Batch && IsNdjson(request.ContentType);
+        if (route != Route.Segment && !ndjson && !IsJson(request.ContentType))
         {
             var expected = batch ? "application/json (an array of events) or application/x-ndjson (one event per line)" : "application/json";
             await RefuseAsync(context, RejectReason.UnsupportedMediaType, Problems.UnsupportedMediaType(request.ContentType, expected));

@@ -78,23 +78,31 @@ public sealed partial class EventIntake
     /// <summary>Waits for the sink, then answers 200 (stored) or 503 (not stored: resend; ids make that safe).</summary>
     private async Task AnswerDurableAsync(HttpContext context, EventOrigin ack, int count, BatchOutcome? outcome)
     {
+        if (await WaitStoredAsync(context, ack, count))
+        {
+            await WriteAcceptedAsync(context, StatusCodes.Status200OK, count, durable: true, outcome);
+        }
+    }
+
+    /// <summary>True once the request's events are stored; false after a 503 not-durable, or when the client left.</summary>
+    private async ValueTask<bool> WaitStoredAsync(HttpContext context, EventOrigin ack, int count)
+    {
         queue.Expedite();
         try
         {
             await ack.Completion.WaitAsync(context.RequestAborted);
+            return true;
         }
         catch (OperationCanceledException)
         {
             // The client left; its events are queued and will be written all the same.
-            return;
+            return false;
         }
         catch (Exception ex)
         {
             await Problems.NotDurable(count, ex.Message, retryAfter.Seconds()).WriteAsync(context);
-            return;
+            return false;
         }
-
-        await WriteAcceptedAsync(context, StatusCodes.Status200OK, count, durable: true, outcome);
     }
 
     /// <summary><c>{"accepted": N, "durable": true?, "rejected": [...]?}</c> with the given status.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
+using Hermes.Ingest.Events.Segment;
 using Hermes.Ingest.Pipeline;
 using Hermes.Ingest.Security;
 using Hermes.Ingest.Sinks;
@@ -16,6 +17,7 @@ namespace Hermes.Ingest.Apis;
 /// </summary>
 public sealed partial class EventIntake(
     EventParser parser,
+    SegmentReader segment,
     EventQueue queue,
     IEventSink sink,
     ApiKeyCheck keyCheck,
@@ -29,7 +31,7 @@ public sealed partial class EventIntake(
     /// <summary><c>POST /events</c>: one event.</summary>
     public async Task PostEventAsync(HttpContext context)
     {
-        if (await AdmitAsync(context, batch: false) is not { } admission)
+        if (await AdmitAsync(context, Route.Event) is not { } admission)
         {
             return;
         }
@@ -70,7 +72,7 @@ public sealed partial class EventIntake(
     /// <summary><c>POST /events/batch</c>: a JSON array or NDJSON, optionally gzip.</summary>
     public async Task PostBatchAsync(HttpContext context)
     {
-        if (await AdmitAsync(context, batch: true) is not { } admission)
+        if (await AdmitAsync(context, Route.Batch) is not { } admission)
         {
             return;
         }

@@ -46,13 +46,7 @@ public static class EventsApi
             .DocumentsBody<EventDocument>("application/json")
             .Produces<AcceptedDocument>(StatusCodes.Status202Accepted)
             .Produces<AcceptedDocument>(StatusCodes.Status200OK)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status408RequestTimeout)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesIntakeProblems();
 
         events.MapPost("/events/batch", static (HttpContext context, EventIntake intake) => intake.PostBatchAsync(context))
             .WithName("PostEventBatch")
@@ -61,13 +55,7 @@ public static class EventsApi
             .DocumentsBody<EventDocument[]>("application/json", "application/x-ndjson")
             .Produces<AcceptedDocument>(StatusCodes.Status202Accepted)
             .Produces<AcceptedDocument>(StatusCodes.Status200OK)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status408RequestTimeout)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesIntakeProblems();
 
         return app;
     }

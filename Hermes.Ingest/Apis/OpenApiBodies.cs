@@ -5,6 +5,16 @@ namespace Hermes.Ingest.Apis;
 
 public static class OpenApiBodies
 {
+    /// <summary>The refusals every intake endpoint shares: admission, limits, rate limit and backpressure.</summary>
+    public static RouteHandlerBuilder ProducesIntakeProblems(this RouteHandlerBuilder builder) => builder
+        .ProducesProblem(StatusCodes.Status400BadRequest)
+        .ProducesProblem(StatusCodes.Status401Unauthorized)
+        .ProducesProblem(StatusCodes.Status408RequestTimeout)
+        .ProducesProblem(StatusCodes.Status429TooManyRequests)
+        .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+        .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+        .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
     /// <summary>
     /// Documents a request body without <c>Accepts&lt;T&gt;()</c>: that metadata makes routing answer a bare 415
     /// before the handler runs, and Hermes's own 415 says which Content-Type to send.

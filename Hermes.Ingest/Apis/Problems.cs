@@ -17,6 +17,11 @@ public static class Problems
             $"{(keyPresented ? "The API key is not valid for this endpoint" : "No API key was sent")}. Send {needed} as 'X-Api-Key: <key>' or 'Authorization: Bearer <key>'.")
         { Field = "X-Api-Key", Rule = "api-key" };
 
+    public static Problem UnauthorizedWriteKey(bool keyPresented) =>
+        new(StatusCodes.Status401Unauthorized, "unauthorized", "Write key required",
+            $"{(keyPresented ? "The write key is not a producer key" : "No write key was sent")}. Set the SDK's writeKey to a producer key (API_KEYS): it is sent as HTTP Basic auth with the key as user name and an empty password.")
+        { Field = "Authorization", Rule = "write-key" };
+
     public static Problem UnsupportedMediaType(string? sent, string expected) =>
         new(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Content-Type is not supported",
             $"The request has {(sent is { Length: > 0 } ? $"'{sent}'" : "no Content-Type")}; send {expected}.")
@@ -69,6 +74,9 @@ public static class Problems
 
     public static Problem MalformedBatch(string detail) =>
         new(StatusCodes.Status400BadRequest, "malformed-body", "Batch is not a JSON array of events", detail) { Field = "body", Rule = "json" };
+
+    public static Problem MalformedSegmentBody(string detail) =>
+        new(StatusCodes.Status400BadRequest, "malformed-body", "Body is not a Segment call or batch", detail) { Field = "body", Rule = "json" };
 
     public static Problem CorruptGzip() =>
         new(StatusCodes.Status400BadRequest, "malformed-body", "Body is not valid gzip",

@@ -54,6 +54,12 @@ public sealed class IngestOptions
 
     public string[] EventTypes { get; set; } = DefaultEventTypes;
 
+    /// <summary>
+    /// Segment <c>track</c> event names mapped to a type explicitly (<c>Ride Started=trip_started</c>); any other name
+    /// counts as its snake_case form (<c>Song Played</c> → <c>song_played</c>), which must be one of <see cref="EventTypes"/>.
+    /// </summary>
+    public Dictionary<string, string> SegmentEventMap { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>How far past the server's clock an event timestamp may lie (producer clocks drift).</summary>
     public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromHours(1);
 

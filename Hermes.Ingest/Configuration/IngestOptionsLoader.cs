@@ -30,6 +30,7 @@ public static class IngestOptionsLoader
         new("BACKPRESSURE_MODE", nameof(IngestOptions.BackpressureMode), (o, v) => Mode(v, x => o.BackpressureMode = x)),
         new("BLOCK_TIMEOUT", nameof(IngestOptions.BlockTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.BlockTimeout = x)),
         new("EVENT_TYPES", nameof(IngestOptions.EventTypes), (o, v) => Types(v, x => o.EventTypes = x)),
+        new("SEGMENT_EVENT_MAP", nameof(IngestOptions.SegmentEventMap), (o, v) => SegmentMap(v, x => o.SegmentEventMap = x)),
         new("MAX_FUTURE_SKEW", nameof(IngestOptions.MaxFutureSkew), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, set: x => o.MaxFutureSkew = x)),
         new("EVENT_RETENTION", nameof(IngestOptions.EventRetention), (o, v) => SettingReader.Retention(v, x => o.EventRetention = x)),
         new("MAX_ID_LENGTH", nameof(IngestOptions.MaxIdLength), (o, v) => SettingReader.Int(v, 1, 4096, x => o.MaxIdLength = x)),
@@ -61,6 +62,11 @@ public static class IngestOptionsLoader
         if (problems.Count == 0 && options.DebugEndpoints && options.AdminApiKeys.Length == 0)
         {
             problems.Add("DEBUG_ENDPOINTS=true is invalid: /debug/* exposes process memory, so it needs ADMIN_API_KEYS (sent as X-Api-Key or Authorization: Bearer).");
+        }
+
+        if (options.SegmentEventMap.FirstOrDefault(p => !options.EventTypes.Contains(p.Value, StringComparer.Ordinal)) is { Key: not null } unmapped)
+        {
+            problems.Add($"SEGMENT_EVENT_MAP={unmapped.Key}={unmapped.Value} is invalid: '{unmapped.Value}' is not one of EVENT_TYPES ({string.Join(", ", options.EventTypes)}).");
         }
 
         if (options.RateLimitPerKey > 0 && options.RateLimitBurst == 0)
@@ -167,6 +173,28 @@ public static class IngestOptionsLoader
         }
 
         set(types);
+        return null;
+    }
+
+    /// <summary><c>Event Name=type,Other Name=type</c>: names are matched exactly (case and spaces included).</summary>
+    private static string? SegmentMap(string value, Action<Dictionary<string, string>> set)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = entry.LastIndexOf('=');
+            if (equals <= 0 || equals == entry.Length - 1)
+            {
+                return $"'{entry}' is not 'Event Name=type'; expected a comma-separated list such as Ride Started=trip_started,Ad Click=ad_clicked";
+            }
+
+            if (!map.TryAdd(entry[..equals].Trim(), entry[(equals + 1)..].Trim()))
+            {
+                return $"the event name '{entry[..equals].Trim()}' is mapped twice";
+            }
+        }
+
+        set(map);
         return null;
     }
 

@@ -90,7 +90,7 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
                 SeenUserId => !TryReadIdentifier(ref reader, "user_id", out userId, out error),
                 SeenType => !TryReadType(ref reader, out type, out error),
                 SeenTimestamp => !TryReadTimestamp(ref reader, nowSeconds, out timestamp, out error),
-                _ => !TryReadPayload(ref reader, source, out payload, out error),
+                _ => !TryReadPayload(ref reader, source, "payload", out payload, out error),
             };
         }
 
@@ -202,7 +202,11 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
         return true;
     }
 
-    private bool TryReadIdentifier(ref Utf8JsonReader reader, string field, out string? value, out EventError error)
+    /// <summary>
+    /// An id-like string (<c>id</c>, <c>user_id</c>, or a foreign format's <c>messageId</c>, <c>userId</c>…) under the
+    /// same rules; <paramref name="field"/> is the name the error reports.
+    /// </summary>
+    internal bool TryReadIdentifier(ref Utf8JsonReader reader, string field, out string? value, out EventError error)
     {
         value = null;
         error = default;
@@ -293,6 +297,17 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
             return false;
         }
 
+        return CheckTimestamp(timestamp, nowSeconds, unixSeconds: true, out error);
+    }
+
+    /// <summary>
+    /// The range rules every event time obeys, however it was sent: not negative, not past now + MAX_FUTURE_SKEW, not
+    /// older than EVENT_RETENTION. <paramref name="unixSeconds"/>: the producer sent a number, so a value in the future
+    /// is most likely milliseconds, and the message says so.
+    /// </summary>
+    internal bool CheckTimestamp(long timestamp, long nowSeconds, bool unixSeconds, out EventError error)
+    {
+        error = default;
         if (timestamp < 0)
         {
             error = new("timestamp", "range", "'timestamp' must not be negative (Unix seconds since 1970-01-01).");
@@ -302,8 +317,9 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
         var latest = Math.Min(UnixSecondsMax, nowSeconds + (long)options.MaxFutureSkew.TotalSeconds);
         if (timestamp > latest)
         {
-            error = new("timestamp", "range",
-                $"'timestamp' {timestamp} is more than {options.MaxFutureSkew} ahead of the server clock ({nowSeconds}); send Unix seconds, not milliseconds.");
+            error = new("timestamp", "range", unixSeconds
+                ? $"'timestamp' {timestamp} is more than {options.MaxFutureSkew} ahead of the server clock ({nowSeconds}); send Unix seconds, not milliseconds."
+                : $"'timestamp' {Iso(timestamp)} is more than {options.MaxFutureSkew} ahead of the server clock ({Iso(nowSeconds)}); check the producer's clock and time zone.");
             return false;
         }
 
@@ -322,7 +338,11 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
     private static string Iso(long unixSeconds) =>
         DateTimeOffset.FromUnixTimeSeconds(unixSeconds).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
-    private bool TryReadPayload(ref Utf8JsonReader reader, ReadOnlySpan<byte> source, out string? payload, out EventError error)
+    /// <summary>
+    /// A JSON object kept as its raw text (<c>payload</c>, or a foreign format's <c>properties</c>); <paramref name="field"/>
+    /// is the name the error reports.
+    /// </summary>
+    internal bool TryReadPayload(ref Utf8JsonReader reader, ReadOnlySpan<byte> source, string field, out string? payload, out EventError error)
     {
         payload = null;
         error = default;
@@ -333,7 +353,7 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
 
         if (reader.TokenType != JsonTokenType.StartObject)
         {
-            Fail(ref reader, out error, new("payload", "type", "'payload' must be a JSON object (or omitted)."));
+            Fail(ref reader, out error, new(field, "type", $"'{field}' must be a JSON object (or omitted)."));
             return false;
         }
 
@@ -343,21 +363,21 @@ public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
         var length = (int)reader.BytesConsumed - start;
         if (length > options.MaxPayloadBytes)
         {
-            error = new("payload", "max-size", $"'payload' is {length} bytes; at most {options.MaxPayloadBytes} are allowed.");
+            error = new(field, "max-size", $"'{field}' is {length} bytes; at most {options.MaxPayloadBytes} are allowed.");
             return false;
         }
 
         var raw = source.Slice(start, length);
         if (!Utf8.IsValid(raw))
         {
-            error = new("payload", "utf8", "'payload' is not valid UTF-8.");
+            error = new(field, "utf8", $"'{field}' is not valid UTF-8.");
             return false;
         }
 
         if (ContainsEscapedNul(raw))
         {
             // PostgreSQL's jsonb cannot store U+0000; refusing it here beats dead-lettering it later.
-            error = new("payload", "control-characters", "'payload' must not contain \\u0000 (NUL): PostgreSQL's jsonb cannot store it.");
+            error = new(field, "control-characters", $"'{field}' must not contain \\u0000 (NUL): PostgreSQL's jsonb cannot store it.");
             return false;
         }
 

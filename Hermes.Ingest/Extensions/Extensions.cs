@@ -4,6 +4,7 @@ using Hermes.Ingest.Apis;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Diagnostics;
 using Hermes.Ingest.Events;
+using Hermes.Ingest.Events.Segment;
 using Hermes.Ingest.Pipeline;
 using Hermes.Ingest.Security;
 using Hermes.Ingest.Sinks;
@@ -43,6 +44,8 @@ public static class Extensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<EventTypeCatalog>();
         services.AddSingleton<EventParser>();
+        services.AddSingleton<SegmentEventNames>();
+        services.AddSingleton<SegmentReader>();
         services.AddSingleton(provider => new EventQueue(options.QueueSize, options.BatchSize, options.WorkerCount, provider.GetRequiredService<TimeProvider>())
             .ObservedOn(provider.GetRequiredService<IMeterFactory>()));
         services.AddSingleton<IntakeGate>();

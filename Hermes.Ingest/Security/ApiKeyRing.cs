@@ -56,6 +56,31 @@ public sealed class ApiKeyRing
         return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..].Trim() : null;
     }
 
+    /// <summary>
+    /// The Segment write key: the user name of <c>Authorization: Basic base64(key:)</c>, as the Segment and RudderStack
+    /// SDKs send it; else the key <see cref="Presented"/> finds. Null when there is none or it is not valid Basic.
+    /// </summary>
+    public static string? PresentedWriteKey(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        if (!authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            return Presented(request);
+        }
+
+        // A key is at most 512 characters (Authenticate refuses longer ones), so 1 KiB of base64 is plenty.
+        Span<byte> decoded = stackalloc byte[1024];
+        var encoded = authorization.AsSpan(6).Trim();
+        if (encoded.Length > 1024 || !Convert.TryFromBase64Chars(encoded, decoded, out var length))
+        {
+            return null;
+        }
+
+        var credentials = Encoding.UTF8.GetString(decoded[..length]);
+        var colon = credentials.IndexOf(':', StringComparison.Ordinal);
+        return colon < 0 ? credentials : credentials[..colon];
+    }
+
     /// <summary>The label of the key that grants <paramref name="scope"/>, or null.</summary>
     public string? Authenticate(string? presented, KeyScope scope)
     {

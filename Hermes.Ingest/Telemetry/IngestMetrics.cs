@@ -41,7 +41,11 @@ public sealed class IngestMetrics
 {
     public static readonly string[] ReasonLabels = ["invalid", "malformed", "too_large", "unsupported_media_type", "queue_full", "shutting_down", "unauthorized", "rate_limited"];
 
+    /// <summary>The Segment calls accepted and not stored; the <c>call</c> label of <c>hermes_segment_calls_ignored_total</c>.</summary>
+    public static readonly string[] IgnoredSegmentCalls = ["identify", "page", "screen", "group", "alias"];
+
     private readonly long[] _rejected = new long[ReasonLabels.Length];
+    private readonly long[] _segmentIgnored = new long[IgnoredSegmentCalls.Length];
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<double> _flushDuration;
     // The last 512 flush durations (ticks), for the live view's p50/p99 without a histogram reader.
@@ -76,6 +80,8 @@ public sealed class IngestMetrics
             "Events answered 202/200 and queued.");
         meter.CreateObservableCounter("hermes_events_rejected", ObserveRejected, "{event}",
             "Events (or unreadable requests) refused, by reason.");
+        meter.CreateObservableCounter("hermes_segment_calls_ignored", ObserveSegmentIgnored, "{call}",
+            "Segment identify/page/screen/group/alias calls answered 200 and not stored (only track is an event).");
         meter.CreateObservableCounter("hermes_events_flushed", () => Flushed, "{event}",
             "Events delivered to the sink by workers.");
         meter.CreateObservableCounter("hermes_flush_failures", () => Volatile.Read(ref _flushFailures), "{batch}",
@@ -122,6 +128,20 @@ public sealed class IngestMetrics
     public void SetPreviousRunAtRisk(long events) => Volatile.Write(ref _previousRunAtRisk, events);
 
     public void OnRejected(RejectReason reason, int count = 1) => Interlocked.Add(ref _rejected[(int)reason], count);
+
+    /// <summary>Counts the ignored calls of one answered Segment request, by index in <see cref="IgnoredSegmentCalls"/>.</summary>
+    public void OnSegmentIgnored(ReadOnlySpan<int> counts)
+    {
+        for (var i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] > 0)
+            {
+                Interlocked.Add(ref _segmentIgnored[i], counts[i]);
+            }
+        }
+    }
+
+    public long SegmentIgnored(string call) => Volatile.Read(ref _segmentIgnored[Array.IndexOf(IgnoredSegmentCalls, call)]);
 
     public void OnFlushStarted() => Interlocked.Increment(ref _busyWorkers);
 
@@ -172,6 +192,14 @@ public sealed class IngestMetrics
         foreach (var (label, counts) in _perKey)
         {
             yield return new Measurement<long>(Volatile.Read(ref counts[index]), new KeyValuePair<string, object?>("key", label));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveSegmentIgnored()
+    {
+        for (var i = 0; i < IgnoredSegmentCalls.Length; i++)
+        {
+            yield return new Measurement<long>(Volatile.Read(ref _segmentIgnored[i]), new KeyValuePair<string, object?>("call", IgnoredSegmentCalls[i]));
         }
     }
 
