@@ -1,4 +1,7 @@
+extern alias Dashboard;
+
 using System.Text.RegularExpressions;
+using Dashboard::Hermes.Dashboard.Configuration;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Sinks.Postgres;
 using Hermes.Tests.Infrastructure;
@@ -9,7 +12,8 @@ namespace Hermes.Tests.Unit;
 public sealed partial class SettingsDocumentationTests
 {
     /// <summary>Every seed name a reader knows.</summary>
-    private static readonly SortedSet<string> Known = new(IngestOptionsLoader.SeedNames.Concat(PostgresSinkOptionsLoader.SeedNames), StringComparer.Ordinal);
+    private static readonly SortedSet<string> Known =
+        new(IngestOptionsLoader.SeedNames.Concat(PostgresSinkOptionsLoader.SeedNames).Concat(DashboardSettingsLoader.SeedNames), StringComparer.Ordinal);
 
     [Fact]
     public void Every_setting_the_readers_know_has_a_row_in_a_README_settings_table()

@@ -1,17 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace Hermes.Ingest.Configuration;
+namespace Microsoft.Extensions.Hosting;
 
+/// <summary>How ingest and the dashboard put settings their seed-name readers loaded onto the options pattern.</summary>
 public static class LoadedOptions
 {
     /// <summary>
     /// Registers settings that a seed-name loader has read and validated as <c>IOptions&lt;TOptions&gt;</c>. They are
-    /// read once, at builder time, because the listen address, Kestrel's limits and the choice of sink need them
-    /// before the host is built, and a bad value must stop startup with exit code 2 before anything is configured
-    /// from it. The options factory then starts from that instance, applies any <c>Configure</c> (a test's, say),
-    /// and runs <typeparamref name="TValidator"/> and <typeparamref name="TRules"/> again at host start
-    /// (<c>ValidateOnStart</c>). The bound instance itself is registered too, for hot paths that keep it in a field.
+    /// read once, at builder time, because the host's own setup needs them (ingest's listen address, Kestrel's
+    /// limits and the choice of sink; the dashboard's sign-in scheme), and a bad value must stop startup with exit
+    /// code 2 before anything is configured from it. The options factory then starts from that instance, applies any
+    /// <c>Configure</c> (a test's, say), and runs <typeparamref name="TValidator"/> and <typeparamref name="TRules"/>
+    /// again at host start (<c>ValidateOnStart</c>). The bound instance itself is registered too, for hot paths that
+    /// keep it in a field.
     /// </summary>
     public static OptionsBuilder<TOptions> AddLoadedOptions<TOptions, TValidator, TRules>(this IServiceCollection services, TOptions loaded)
         where TOptions : class
@@ -35,6 +38,6 @@ public static class LoadedOptions
         : OptionsFactory<TOptions>(setups, postConfigures, validations)
         where TOptions : class
     {
-        protected override TOptions CreateInstance(string name) => name == Options.DefaultName ? loaded : base.CreateInstance(name);
+        protected override TOptions CreateInstance(string name) => name == Microsoft.Extensions.Options.Options.DefaultName ? loaded : base.CreateInstance(name);
     }
 }
