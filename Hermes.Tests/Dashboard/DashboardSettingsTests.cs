@@ -1,16 +1,13 @@
 extern alias Dashboard;
 
 using Dashboard::Hermes.Dashboard.Configuration;
-using Microsoft.Extensions.Configuration;
+using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Dashboard;
 
 public sealed class DashboardSettingsTests
 {
-    private static DashboardSettings Load(params (string Key, string Value)[] settings) =>
-        DashboardSettingsLoader.Load(new ConfigurationBuilder()
-            .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)))
-            .Build());
+    private static DashboardSettings Load(params (string Key, string Value)[] settings) => DashboardSettingsLoader.Load(Settings.Of(settings));
 
     [Fact]
     public void Every_setting_that_cannot_work_is_reported_at_once_under_the_name_it_was_given_and_secrets_redacted()

@@ -1,15 +1,12 @@
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Sinks.Postgres;
-using Microsoft.Extensions.Configuration;
+using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Unit;
 
 public sealed class ConfigurationTests
 {
-    private static IngestOptions Load(params (string Key, string Value)[] settings) =>
-        IngestOptionsLoader.Load(new ConfigurationBuilder()
-            .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)))
-            .Build());
+    private static IngestOptions Load(params (string Key, string Value)[] settings) => IngestOptionsLoader.Load(Settings.Of(settings));
 
     [Theory]
     [InlineData("100ms", 100)]
@@ -204,17 +201,15 @@ public sealed class ConfigurationTests
     [Fact]
     public void Sink_settings_are_checked_by_their_attributes_and_reported_with_the_engine_settings_names()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["DB_DSN"] = "Host=localhost;Database=hermes",
-            ["DB_BREAKER_FAILURES"] = "1",
-            ["Hermes:Postgres:BreakerBreak"] = "100ms",
-            ["DB_WRITE_TIMEOUT"] = "forever",
-            ["SPILL_MAX_BYTES"] = "1024",
-            ["SPILL_SEGMENT_BYTES"] = "2147483648",
-            ["PARTITION_INTERVAL"] = "5h",
-            ["ROLLUP_RETENTION"] = "20m",
-        }).Build();
+        var configuration = Settings.Of(
+            ("DB_DSN", "Host=localhost;Database=hermes"),
+            ("DB_BREAKER_FAILURES", "1"),
+            ("Hermes:Postgres:BreakerBreak", "100ms"),
+            ("DB_WRITE_TIMEOUT", "forever"),
+            ("SPILL_MAX_BYTES", "1024"),
+            ("SPILL_SEGMENT_BYTES", "2147483648"),
+            ("PARTITION_INTERVAL", "5h"),
+            ("ROLLUP_RETENTION", "20m"));
 
         var error = Assert.Throws<InvalidSettingException>(() => PostgresSinkOptionsLoader.Load(configuration, IngestOptionsLoader.Load(configuration)));
 
