@@ -1,7 +1,11 @@
 extern alias Dashboard;
 
 using Dashboard::Hermes.Dashboard.Configuration;
+using Hermes.Tests.Browser;
 using Hermes.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Tests.Dashboard;
 
@@ -47,5 +51,20 @@ public sealed class DashboardSettingsTests
 
         Assert.StartsWith("INGEST_API_KEY is set, so ingest's counts are protected", Assert.Single(error.Problems));
         Assert.Null(Load().IngestApiKey);
+    }
+
+    [Fact]
+    public async Task Settings_changed_in_code_are_held_to_the_same_rules_when_the_host_starts()
+    {
+        // Nothing resolves IOptions<DashboardSettings> while the host starts, so only ValidateOnStart can catch this.
+        await using var dashboard = new DashboardHost($"http://127.0.0.1:{Ports.Free()}");
+        await using var changed = dashboard.WithWebHostBuilder(web => web.ConfigureServices(
+            services => services.Configure<DashboardSettings>(settings => settings.Authority = "http://login.example/tenant")));
+        changed.UseKestrel();
+
+        var error = Assert.Throws<OptionsValidationException>(changed.StartServer);
+
+        Assert.Contains(error.Failures, f => f.StartsWith("Authority: expected the provider's https URL", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("OIDC_CLIENT_ID is missing", StringComparison.Ordinal));
     }
 }

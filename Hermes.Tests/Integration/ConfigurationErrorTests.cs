@@ -45,4 +45,18 @@ public sealed class ConfigurationErrorTests
 
         Assert.Contains("QueueSize: The field IngestOptions.QueueSize must be between 1 and 100000000.", error.Failures);
     }
+
+    [Fact]
+    public async Task The_options_are_the_loaded_settings_with_any_change_made_in_code()
+    {
+        await using var hermes = new HermesFactory(
+            new() { ["QUEUE_SIZE"] = "500" },
+            services => services.Configure<IngestOptions>(options => options.BatchSize = 250));
+        hermes.Start();
+
+        var options = hermes.Service<IOptions<IngestOptions>>().Value;
+
+        Assert.Equal((500, 250), (options.QueueSize, options.BatchSize));
+        Assert.Same(options, hermes.Service<IngestOptions>());
+    }
 }
