@@ -156,14 +156,14 @@ public sealed class GivenSettings<TOptions>(IReadOnlyList<Setting<TOptions>> set
     /// <summary>A value nobody gave (a default, or one derived from another setting) that still broke a rule.</summary>
     private string Default(string member, TOptions options)
     {
-        var name = settings.FirstOrDefault(s => s.Key == member)?.EnvName ?? member;
-        var value = typeof(TOptions).GetProperty(member)?.GetValue(options) switch
+        var setting = settings.FirstOrDefault(s => s.Key == member);
+        var value = setting?.Secret == true ? "(redacted)" : typeof(TOptions).GetProperty(member)?.GetValue(options) switch
         {
             TimeSpan duration => GoDuration.Format(duration),
             string[] list => string.Join(',', list),
             IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
             var other => other?.ToString() ?? "",
         };
-        return $"{name}={value} (default)";
+        return $"{setting?.EnvName ?? member}={value} (default)";
     }
 }
