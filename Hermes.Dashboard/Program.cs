@@ -1,5 +1,6 @@
 using Hermes.Dashboard.Apis;
 using Hermes.Dashboard.Components;
+using Hermes.Dashboard.Configuration;
 using Hermes.Dashboard.Extensions;
 using Hermes.Dashboard.Security;
 

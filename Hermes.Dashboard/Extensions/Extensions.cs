@@ -1,3 +1,4 @@
+using Hermes.Dashboard.Configuration;
 using Hermes.Dashboard.Ingest;
 using Hermes.Dashboard.Live;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -10,28 +11,30 @@ public static class Extensions
     private static readonly Uri IngestService = new("https+http://ingest");
 
     /// <summary>
-    /// The typed ingest clients, the shared live feed and, when not run by Aspire, the ingest address from
-    /// <c>INGEST_URL</c> or <c>Ingest:Url</c> mapped to where service discovery looks for it.
+    /// The dashboard's settings (<see cref="DashboardSettings"/>, validated), the typed ingest clients, the shared live
+    /// feed and, when not run by Aspire, the ingest address from <c>INGEST_URL</c> or <c>Ingest:Url</c> mapped to where
+    /// service discovery looks for it.
     /// </summary>
     public static IHostApplicationBuilder AddDashboardServices(this IHostApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
-        var standaloneUrl = configuration["INGEST_URL"] is { Length: > 0 } env ? env : configuration["Ingest:Url"];
-        if (!configuration.GetSection("services:ingest").Exists() && !string.IsNullOrEmpty(standaloneUrl))
+        var settings = builder.AddDashboardSettings();
+        var standaloneUrl = settings.IngestUrl;
+        if (!configuration.GetSection("services:ingest").Exists() && standaloneUrl is not null)
         {
             configuration.AddInMemoryCollection([new("services:ingest:http:0", standaloneUrl)]);
         }
 
         builder.Services.AddSingleton(_ => new DashboardOptions
         {
-            IngestUrl = configuration["Ingest:PublicUrl"] is { Length: > 0 } shown ? shown
-                : configuration["services:ingest:http:0"] ?? configuration["services:ingest:https:0"] ?? standaloneUrl ?? "http://localhost:8080",
+            IngestUrl = settings.IngestPublicUrl
+                ?? configuration["services:ingest:http:0"] ?? configuration["services:ingest:https:0"] ?? standaloneUrl ?? "http://localhost:8080",
         });
 
         builder.Services.TryAddSingleton(TimeProvider.System);
 
         // When ingest requires READ_API_KEYS, the dashboard's server side sends one (never the browser: it stays here).
-        var apiKey = configuration["INGEST_API_KEY"] is { Length: > 0 } key ? key : configuration["Ingest:ApiKey"];
+        var apiKey = settings.IngestApiKey;
         void Authenticate(HttpClient http)
         {
             if (!string.IsNullOrEmpty(apiKey))

@@ -1,7 +1,7 @@
-using System.Net;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
+using Hermes.Dashboard.Configuration;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
@@ -20,9 +20,6 @@ public enum SignInMode
     /// <summary>Microsoft Entra ID or any OpenID Connect provider, then a cookie.</summary>
     OpenIdConnect,
 }
-
-/// <summary>A sign-in setting that cannot work; the dashboard reports every one and exits with code 2.</summary>
-public sealed class DashboardSettingException(IReadOnlyList<string> problems) : Exception(string.Join(Environment.NewLine, problems));
 
 /// <summary>
 /// Who may see the dashboard. Sign-in is required whenever ingest's counts are protected (the dashboard holds a read
@@ -51,67 +48,20 @@ public sealed class DashboardSignInOptions
         _accessKeyDigest is not null && presented is not null
         && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), _accessKeyDigest);
 
-    /// <summary>
-    /// Reads <c>DASHBOARD_ACCESS_KEY</c> (or <c>Dashboard:AccessKey</c>), <c>OIDC_AUTHORITY</c>, <c>OIDC_CLIENT_ID</c>,
-    /// <c>OIDC_CLIENT_SECRET</c> (or <c>Dashboard:OpenIdConnect:Authority|ClientId|ClientSecret</c>) and the ingest read
-    /// key; throws <see cref="DashboardSettingException"/> naming every setting that cannot work.
-    /// </summary>
-    public static DashboardSignInOptions Read(IConfiguration configuration)
+    /// <summary>The sign-in part of <see cref="DashboardSettings"/>, already validated by its loader.</summary>
+    public static DashboardSignInOptions From(DashboardSettings settings)
     {
-        var accessKey = Setting(configuration, "DASHBOARD_ACCESS_KEY", "Dashboard:AccessKey");
-        var authority = Setting(configuration, "OIDC_AUTHORITY", "Dashboard:OpenIdConnect:Authority");
-        var clientId = Setting(configuration, "OIDC_CLIENT_ID", "Dashboard:OpenIdConnect:ClientId");
-        var clientSecret = Setting(configuration, "OIDC_CLIENT_SECRET", "Dashboard:OpenIdConnect:ClientSecret");
-        var readKey = Setting(configuration, "INGEST_API_KEY", "Ingest:ApiKey");
-        var problems = new List<string>();
-
-        if (accessKey is { Length: < 16 })
-        {
-            problems.Add("DASHBOARD_ACCESS_KEY=(redacted) is invalid: use at least 16 characters, e.g. from `openssl rand -hex 24`.");
-        }
-
-        if (authority is not null)
-        {
-            // The provider's metadata and keys must come over TLS, except from a provider on this machine (a dev IdP).
-            if (!Uri.TryCreate(authority, UriKind.Absolute, out var uri) || !(uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && IsLoopback(uri))))
-            {
-                problems.Add($"OIDC_AUTHORITY={authority} is invalid: expected the provider's https URL, e.g. https://login.microsoftonline.com/<tenant id>/v2.0 (http only on loopback).");
-            }
-
-            if (clientId is null)
-            {
-                problems.Add("OIDC_CLIENT_ID is missing: OIDC_AUTHORITY is set, so the dashboard needs its client (application) id at that provider.");
-            }
-        }
-
-        var required = readKey is not null || accessKey is not null || authority is not null;
-        if (required && accessKey is null && authority is null)
-        {
-            problems.Add("INGEST_API_KEY is set, so ingest's counts are protected (READ_API_KEYS) and the dashboard must require sign-in: "
-                + "set DASHBOARD_ACCESS_KEY (at least 16 characters) or OIDC_AUTHORITY and OIDC_CLIENT_ID.");
-        }
-
-        if (problems.Count > 0)
-        {
-            throw new DashboardSettingException(problems);
-        }
-
+        var required = settings.IngestApiKey is not null || settings.AccessKey is not null || settings.Authority is not null;
         return new DashboardSignInOptions
         {
-            Mode = authority is not null ? SignInMode.OpenIdConnect : accessKey is not null ? SignInMode.AccessKey : SignInMode.Open,
-            Reason = readKey is not null ? "ingest's counts need a read key (INGEST_API_KEY)" : required ? "a sign-in method is configured" : "no read key, access key or OpenID Connect provider is configured",
-            _accessKeyDigest = accessKey is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(accessKey)),
-            Authority = authority,
-            ClientId = clientId,
-            ClientSecret = clientSecret,
+            Mode = settings.Authority is not null ? SignInMode.OpenIdConnect : settings.AccessKey is not null ? SignInMode.AccessKey : SignInMode.Open,
+            Reason = settings.IngestApiKey is not null ? "ingest's counts need a read key (INGEST_API_KEY)" : required ? "a sign-in method is configured" : "no read key, access key or OpenID Connect provider is configured",
+            _accessKeyDigest = settings.AccessKey is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(settings.AccessKey)),
+            Authority = settings.Authority,
+            ClientId = settings.ClientId,
+            ClientSecret = settings.ClientSecret,
         };
     }
-
-    private static string? Setting(IConfiguration configuration, string variable, string key) =>
-        configuration[variable] is { Length: > 0 } value ? value : configuration[key] is { Length: > 0 } configured ? configured : null;
-
-    private static bool IsLoopback(Uri uri) =>
-        uri.IsLoopback || (IPAddress.TryParse(uri.Host, out var address) && IPAddress.IsLoopback(address));
 }
 
 public static partial class DashboardSignIn
@@ -124,7 +74,7 @@ public static partial class DashboardSignIn
     /// <summary>Registers the cookie (and OpenID Connect) handlers and, when sign-in is required, a fallback policy that every endpoint without its own rule must pass.</summary>
     public static IHostApplicationBuilder AddDashboardSignIn(this IHostApplicationBuilder builder)
     {
-        var options = DashboardSignInOptions.Read(builder.Configuration);
+        var options = DashboardSignInOptions.From(builder.AddDashboardSettings());
         builder.Services.AddSingleton(options);
 
         var authentication = builder.Services.AddAuthentication(auth =>

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Aggregation;
 
@@ -29,12 +30,12 @@ public sealed class MinuteAggregator
     private readonly int _maxBuckets;
     private long _evicted;
 
-    public MinuteAggregator(IngestOptions options, EventTypeCatalog types, TimeProvider time)
+    public MinuteAggregator(IOptions<IngestOptions> options, EventTypeCatalog types, TimeProvider time)
     {
         _types = types;
         _time = time;
-        _retention = options.AggregateRetention;
-        _maxBuckets = options.MaxAggregateBuckets;
+        _retention = options.Value.AggregateRetention;
+        _maxBuckets = options.Value.MaxAggregateBuckets;
     }
 
     /// <summary>Buckets dropped by retention or the bucket cap since start.</summary>

@@ -6,6 +6,7 @@ using Hermes.Ingest.Pipeline;
 using Hermes.Ingest.Security;
 using Hermes.Ingest.Sinks;
 using Hermes.Ingest.Telemetry;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Apis;
 
@@ -25,9 +26,12 @@ public sealed partial class EventIntake(
     IntakeGate gate,
     RetryAfterEstimator retryAfter,
     IngestMetrics metrics,
-    IngestOptions options,
+    IOptions<IngestOptions> options,
     TimeProvider time)
 {
+    // Read on every request: the bound instance in a field, not IOptions<T>.Value each time.
+    private readonly IngestOptions options = options.Value;
+
     /// <summary><c>POST /events</c>: one event.</summary>
     public async Task PostEventAsync(HttpContext context)
     {

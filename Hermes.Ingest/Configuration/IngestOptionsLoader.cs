@@ -11,79 +11,72 @@ public sealed class InvalidSettingException(IReadOnlyList<string> problems)
 }
 
 /// <summary>
-/// Reads <see cref="IngestOptions"/> from configuration. Each setting has the seed's environment name
-/// (<c>QUEUE_SIZE</c>) and a .NET key (<c>Hermes:Ingest:QueueSize</c>, i.e. <c>Hermes__Ingest__QueueSize</c>);
-/// the seed's name wins when both are set. Every bad value is reported, not just the first.
+/// Reads <see cref="IngestOptions"/> from configuration: the compatibility layer for the seed's settings. Each setting
+/// has the seed's environment name (<c>QUEUE_SIZE</c>) and a .NET key (<c>Hermes:Ingest:QueueSize</c>, i.e.
+/// <c>Hermes__Ingest__QueueSize</c>); the seed's name wins when both are set. Values are parsed here, checked by
+/// <see cref="IngestOptionsValidator"/> and <see cref="IngestOptionsRules"/>, and every bad value is reported, not
+/// just the first.
 /// </summary>
 public static class IngestOptionsLoader
 {
     private static readonly Setting<IngestOptions>[] Settings =
     [
-        new("HTTP_ADDR", nameof(IngestOptions.HttpAddress), (o, v) => Address(v, out var a) ?? Set(() => o.HttpAddress = a)),
-        new("QUEUE_SIZE", nameof(IngestOptions.QueueSize), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.QueueSize = x)),
-        new("WORKER_COUNT", nameof(IngestOptions.WorkerCount), (o, v) => SettingReader.Int(v, 1, 1024, x => o.WorkerCount = x)),
-        new("BATCH_SIZE", nameof(IngestOptions.BatchSize), (o, v) => SettingReader.Int(v, 1, 1_000_000, x => o.BatchSize = x)),
-        new("FLUSH_INTERVAL", nameof(IngestOptions.FlushInterval), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.FlushInterval = x)),
-        new("SHUTDOWN_TIMEOUT", nameof(IngestOptions.ShutdownTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.ShutdownTimeout = x)),
-        new("DB_DSN", nameof(IngestOptions.DbDsn), (o, v) => Set(() => o.DbDsn = string.IsNullOrWhiteSpace(v) ? null : v)),
-        new("MAX_OPEN_CONNS", nameof(IngestOptions.MaxOpenConns), (o, v) => SettingReader.Int(v, 1, 10_000, x => o.MaxOpenConns = x)),
+        new("HTTP_ADDR", nameof(IngestOptions.HttpAddress), (o, v) => Address(v, out var a) ?? SettingReader.Set(() => o.HttpAddress = a)),
+        new("QUEUE_SIZE", nameof(IngestOptions.QueueSize), (o, v) => SettingReader.Int(v, x => o.QueueSize = x)),
+        new("WORKER_COUNT", nameof(IngestOptions.WorkerCount), (o, v) => SettingReader.Int(v, x => o.WorkerCount = x)),
+        new("BATCH_SIZE", nameof(IngestOptions.BatchSize), (o, v) => SettingReader.Int(v, x => o.BatchSize = x)),
+        new("FLUSH_INTERVAL", nameof(IngestOptions.FlushInterval), (o, v) => SettingReader.Duration(v, x => o.FlushInterval = x)),
+        new("SHUTDOWN_TIMEOUT", nameof(IngestOptions.ShutdownTimeout), (o, v) => SettingReader.Duration(v, x => o.ShutdownTimeout = x)),
+        new("DB_DSN", nameof(IngestOptions.DbDsn), (o, v) => SettingReader.Set(() => o.DbDsn = string.IsNullOrWhiteSpace(v) ? null : v)),
+        new("MAX_OPEN_CONNS", nameof(IngestOptions.MaxOpenConns), (o, v) => SettingReader.Int(v, x => o.MaxOpenConns = x)),
         new("BACKPRESSURE_MODE", nameof(IngestOptions.BackpressureMode), (o, v) => Mode(v, x => o.BackpressureMode = x)),
-        new("BLOCK_TIMEOUT", nameof(IngestOptions.BlockTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.BlockTimeout = x)),
-        new("EVENT_TYPES", nameof(IngestOptions.EventTypes), (o, v) => Types(v, x => o.EventTypes = x)),
+        new("BLOCK_TIMEOUT", nameof(IngestOptions.BlockTimeout), (o, v) => SettingReader.Duration(v, x => o.BlockTimeout = x)),
+        new("EVENT_TYPES", nameof(IngestOptions.EventTypes), (o, v) => SettingReader.List(v, x => o.EventTypes = x)),
         new("SEGMENT_EVENT_MAP", nameof(IngestOptions.SegmentEventMap), (o, v) => SegmentMap(v, x => o.SegmentEventMap = x)),
-        new("MAX_FUTURE_SKEW", nameof(IngestOptions.MaxFutureSkew), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, set: x => o.MaxFutureSkew = x)),
-        new("EVENT_RETENTION", nameof(IngestOptions.EventRetention), (o, v) => SettingReader.Retention(v, x => o.EventRetention = x)),
-        new("MAX_ID_LENGTH", nameof(IngestOptions.MaxIdLength), (o, v) => SettingReader.Int(v, 1, 4096, x => o.MaxIdLength = x)),
-        new("MAX_PAYLOAD_BYTES", nameof(IngestOptions.MaxPayloadBytes), (o, v) => SettingReader.Int(v, 2, 64 * 1024 * 1024, x => o.MaxPayloadBytes = x)),
-        new("MAX_EVENT_BYTES", nameof(IngestOptions.MaxEventBytes), (o, v) => SettingReader.Int(v, 64, 64 * 1024 * 1024, x => o.MaxEventBytes = x)),
-        new("MAX_BATCH_BYTES", nameof(IngestOptions.MaxBatchBytes), (o, v) => SettingReader.Int(v, 64, 1024 * 1024 * 1024, x => o.MaxBatchBytes = x)),
-        new("MAX_INFLATED_BYTES", nameof(IngestOptions.MaxInflatedBytes), (o, v) => SettingReader.Int(v, 64, 1024 * 1024 * 1024, x => o.MaxInflatedBytes = x)),
-        new("MAX_BATCH_EVENTS", nameof(IngestOptions.MaxBatchEvents), (o, v) => SettingReader.Int(v, 1, 1_000_000, x => o.MaxBatchEvents = x)),
-        new("MAX_JSON_DEPTH", nameof(IngestOptions.MaxJsonDepth), (o, v) => SettingReader.Int(v, 2, 256, x => o.MaxJsonDepth = x)),
-        new("AGGREGATE_RETENTION", nameof(IngestOptions.AggregateRetention), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.AggregateRetention = x)),
-        new("MAX_AGGREGATE_BUCKETS", nameof(IngestOptions.MaxAggregateBuckets), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.MaxAggregateBuckets = x)),
+        new("MAX_FUTURE_SKEW", nameof(IngestOptions.MaxFutureSkew), (o, v) => SettingReader.Duration(v, x => o.MaxFutureSkew = x)),
+        new("EVENT_RETENTION", nameof(IngestOptions.EventRetention), (o, v) => SettingReader.Duration(v, x => o.EventRetention = x, RetentionAttribute.Expected)),
+        new("MAX_ID_LENGTH", nameof(IngestOptions.MaxIdLength), (o, v) => SettingReader.Int(v, x => o.MaxIdLength = x)),
+        new("MAX_PAYLOAD_BYTES", nameof(IngestOptions.MaxPayloadBytes), (o, v) => SettingReader.Int(v, x => o.MaxPayloadBytes = x)),
+        new("MAX_EVENT_BYTES", nameof(IngestOptions.MaxEventBytes), (o, v) => SettingReader.Int(v, x => o.MaxEventBytes = x)),
+        new("MAX_BATCH_BYTES", nameof(IngestOptions.MaxBatchBytes), (o, v) => SettingReader.Int(v, x => o.MaxBatchBytes = x)),
+        new("MAX_INFLATED_BYTES", nameof(IngestOptions.MaxInflatedBytes), (o, v) => SettingReader.Int(v, x => o.MaxInflatedBytes = x)),
+        new("MAX_BATCH_EVENTS", nameof(IngestOptions.MaxBatchEvents), (o, v) => SettingReader.Int(v, x => o.MaxBatchEvents = x)),
+        new("MAX_JSON_DEPTH", nameof(IngestOptions.MaxJsonDepth), (o, v) => SettingReader.Int(v, x => o.MaxJsonDepth = x)),
+        new("AGGREGATE_RETENTION", nameof(IngestOptions.AggregateRetention), (o, v) => SettingReader.Duration(v, x => o.AggregateRetention = x)),
+        new("MAX_AGGREGATE_BUCKETS", nameof(IngestOptions.MaxAggregateBuckets), (o, v) => SettingReader.Int(v, x => o.MaxAggregateBuckets = x)),
         new("DEBUG_ENDPOINTS", nameof(IngestOptions.DebugEndpoints), (o, v) => SettingReader.Bool(v, x => o.DebugEndpoints = x)),
-        new("REQUEST_HEADERS_TIMEOUT", nameof(IngestOptions.RequestHeadersTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.Zero, exclusive: true, set: x => o.RequestHeadersTimeout = x)),
-        new("MIN_REQUEST_BODY_RATE", nameof(IngestOptions.MinRequestBodyBytesPerSecond), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.MinRequestBodyBytesPerSecond = x)),
-        new("MIN_REQUEST_BODY_GRACE", nameof(IngestOptions.MinRequestBodyGrace), (o, v) => SettingReader.Duration(v, TimeSpan.FromSeconds(1), exclusive: true, set: x => o.MinRequestBodyGrace = x)),
-        new("API_KEYS", nameof(IngestOptions.ApiKeys), (o, v) => Keys(v, x => o.ApiKeys = x), Secret: true),
-        new("READ_API_KEYS", nameof(IngestOptions.ReadApiKeys), (o, v) => Keys(v, x => o.ReadApiKeys = x), Secret: true),
-        new("ADMIN_API_KEYS", nameof(IngestOptions.AdminApiKeys), (o, v) => Keys(v, x => o.AdminApiKeys = x), Secret: true),
+        new("REQUEST_HEADERS_TIMEOUT", nameof(IngestOptions.RequestHeadersTimeout), (o, v) => SettingReader.Duration(v, x => o.RequestHeadersTimeout = x)),
+        new("MIN_REQUEST_BODY_RATE", nameof(IngestOptions.MinRequestBodyBytesPerSecond), (o, v) => SettingReader.Int(v, x => o.MinRequestBodyBytesPerSecond = x)),
+        new("MIN_REQUEST_BODY_GRACE", nameof(IngestOptions.MinRequestBodyGrace), (o, v) => SettingReader.Duration(v, x => o.MinRequestBodyGrace = x)),
+        new("API_KEYS", nameof(IngestOptions.ApiKeys), (o, v) => SettingReader.List(v, x => o.ApiKeys = x), Secret: true),
+        new("READ_API_KEYS", nameof(IngestOptions.ReadApiKeys), (o, v) => SettingReader.List(v, x => o.ReadApiKeys = x), Secret: true),
+        new("ADMIN_API_KEYS", nameof(IngestOptions.AdminApiKeys), (o, v) => SettingReader.List(v, x => o.AdminApiKeys = x), Secret: true),
         new("RATE_LIMIT_PER_KEY", nameof(IngestOptions.RateLimitPerKey), (o, v) => Rate(v, x => o.RateLimitPerKey = x)),
-        new("RATE_LIMIT_BURST", nameof(IngestOptions.RateLimitBurst), (o, v) => SettingReader.Int(v, 1, 100_000_000, x => o.RateLimitBurst = x)),
+        new("RATE_LIMIT_BURST", nameof(IngestOptions.RateLimitBurst), (o, v) => SettingReader.Int(v, x => o.RateLimitBurst = x)),
     ];
 
+    /// <summary>The seed names this reader knows (README's settings tables list each one).</summary>
+    public static IEnumerable<string> SeedNames => Settings.Select(s => s.EnvName);
+
+    /// <summary>Reads and validates; throws <see cref="InvalidSettingException"/> naming every bad setting.</summary>
     public static IngestOptions Load(IConfiguration configuration)
     {
         var options = new IngestOptions();
         var problems = new List<string>();
-        SettingReader.Read(configuration, IngestOptions.SectionName, Settings, options, problems);
+        var given = SettingReader.Read(configuration, IngestOptions.SectionName, Settings, options, problems);
 
-        if (problems.Count == 0 && options.DebugEndpoints && options.AdminApiKeys.Length == 0)
+        // A small QUEUE_SIZE lowers the default batch cap with it rather than failing a setting nobody chose.
+        if (!given.IsGiven(nameof(IngestOptions.MaxBatchEvents)))
         {
-            problems.Add("DEBUG_ENDPOINTS=true is invalid: /debug/* exposes process memory, so it needs ADMIN_API_KEYS (sent as X-Api-Key or Authorization: Bearer).");
+            options.MaxBatchEvents = Math.Min(options.MaxBatchEvents, Math.Max(1, options.QueueSize));
         }
 
-        if (options.SegmentEventMap.FirstOrDefault(p => !options.EventTypes.Contains(p.Value, StringComparer.Ordinal)) is { Key: not null } unmapped)
+        if (!given.IsGiven(nameof(IngestOptions.RateLimitBurst)))
         {
-            problems.Add($"SEGMENT_EVENT_MAP={unmapped.Key}={unmapped.Value} is invalid: '{unmapped.Value}' is not one of EVENT_TYPES ({string.Join(", ", options.EventTypes)}).");
+            options.RateLimitBurst = (int)Math.Clamp(Math.Ceiling(options.RateLimitPerKey), 1, 100_000_000);
         }
 
-        if (options.RateLimitPerKey > 0 && options.RateLimitBurst == 0)
-        {
-            options.RateLimitBurst = (int)Math.Max(1, Math.Ceiling(options.RateLimitPerKey));
-        }
-
-        if (!SettingReader.IsSet(configuration, IngestOptions.SectionName, "MAX_BATCH_EVENTS", nameof(IngestOptions.MaxBatchEvents)))
-        {
-            // A small QUEUE_SIZE lowers the default batch cap with it rather than failing a setting nobody chose.
-            options.MaxBatchEvents = Math.Min(options.MaxBatchEvents, options.QueueSize);
-        }
-        else if (problems.Count == 0 && options.MaxBatchEvents > options.QueueSize)
-        {
-            problems.Add($"MAX_BATCH_EVENTS={options.MaxBatchEvents} is invalid: must not exceed QUEUE_SIZE ({options.QueueSize}), or a full batch could never be queued.");
-        }
-
+        given.Validate(options, problems, new IngestOptionsValidator(), new IngestOptionsRules());
         if (problems.Count > 0)
         {
             throw new InvalidSettingException(problems);
@@ -92,47 +85,10 @@ public static class IngestOptionsLoader
         return options;
     }
 
-    private static string? Set(Action set)
-    {
-        set();
-        return null;
-    }
-
-    private static string? Keys(string value, Action<string[]> set)
-    {
-        var entries = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        foreach (var entry in entries)
-        {
-            var colon = entry.IndexOf(':', StringComparison.Ordinal);
-            var label = colon < 0 ? null : entry[..colon];
-            var secret = colon < 0 ? entry : entry[(colon + 1)..];
-            if (label is not null && (label.Length is 0 or > 32 || label.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))))
-            {
-                return "a key's label (before ':') must be 1-32 letters, digits, '_' or '-'";
-            }
-
-            if (secret.Length < 16 || secret.Any(c => c <= ' ' || c > '~'))
-            {
-                return "each key must be at least 16 printable ASCII characters without spaces (generate one with: openssl rand -hex 24)";
-            }
-        }
-
-        set(entries);
-        return null;
-    }
-
-    private static string? Rate(string value, Action<double> set)
-    {
-        // The bucket counts micro-tokens: a millionth of an event per second is the finest rate it keeps exactly.
-        if (!double.TryParse(value.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var rate)
-            || double.IsNaN(rate) || rate < 0 || rate > 100_000_000 || (rate > 0 && rate < 0.000001))
-        {
-            return "expected events per second: 0 (no limit), or a number from 0.000001 to 100000000 (fractions such as 0.5 are kept exactly)";
-        }
-
-        set(rate);
-        return null;
-    }
+    private static string? Rate(string value, Action<double> set) =>
+        double.TryParse(value.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && !double.IsNaN(rate)
+            ? SettingReader.Set(() => set(rate))
+            : EventRateAttribute.Rule;
 
     private static string? Mode(string value, Action<BackpressureMode> set)
     {
@@ -147,33 +103,6 @@ public static class IngestOptionsLoader
             default:
                 return "expected strict or block";
         }
-    }
-
-    private static string? Types(string value, Action<string[]> set)
-    {
-        var types = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        if (types.Length == 0)
-        {
-            return "expected a comma-separated list of event types";
-        }
-
-        if (types.Length > byte.MaxValue)
-        {
-            return $"at most {byte.MaxValue} event types are supported";
-        }
-
-        if (types.FirstOrDefault(t => t.Length > 64 || t.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))) is { } bad)
-        {
-            return $"event type '{bad}' must be 1-64 characters of letters, digits, '_', '-' or '.'";
-        }
-
-        if (types.Distinct(StringComparer.Ordinal).Count() != types.Length)
-        {
-            return "event types must be distinct";
-        }
-
-        set(types);
-        return null;
     }
 
     /// <summary><c>Event Name=type,Other Name=type</c>: names are matched exactly (case and spaces included).</summary>

@@ -1,4 +1,5 @@
 using Hermes.Ingest.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Diagnostics;
 
@@ -13,7 +14,7 @@ public static class DiagnosticsEndpoints
 
     public static WebApplication MapDebugEndpointsIfEnabled(this WebApplication app)
     {
-        if (app.Services.GetRequiredService<IngestOptions>().DebugEndpoints)
+        if (app.Services.GetRequiredService<IOptions<IngestOptions>>().Value.DebugEndpoints)
         {
             app.MapDebugApi();
             app.Logger.LogWarning("Diagnostics endpoints are enabled at /debug/*: they expose process memory; never serve them on the open internet");

@@ -6,6 +6,7 @@ using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Pipeline;
 using Hermes.Ingest.Sinks;
 using Hermes.Ingest.Telemetry;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Diagnostics;
 
@@ -20,7 +21,7 @@ public sealed partial class LiveStats(
     EventQueue queue,
     MinuteAggregator aggregator,
     IEventSink sink,
-    IngestOptions options,
+    IOptions<IngestOptions> options,
     TimeProvider time,
     ILogger<LiveStats> logger) : BackgroundService
 {
@@ -90,7 +91,7 @@ public sealed partial class LiveStats(
             Flushed = metrics.Flushed,
             Rejected = rejected,
             Queue = new() { Length = queue.Length, Capacity = queue.Capacity, OldestAgeSeconds = queue.HeadAge?.TotalSeconds ?? 0 },
-            Workers = new() { Count = options.WorkerCount, Busy = metrics.BusyWorkers },
+            Workers = new() { Count = options.Value.WorkerCount, Busy = metrics.BusyWorkers },
             Flush = new() { Batches = metrics.Flushes, P50Ms = Math.Round(p50.TotalMilliseconds, 3), P99Ms = Math.Round(p99.TotalMilliseconds, 3) },
             Sink = sink.Describe(),
             PreviousRun = sink.PreviousRun,

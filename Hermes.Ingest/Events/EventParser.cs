@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 using Hermes.Ingest.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Events;
 
@@ -13,13 +14,16 @@ public readonly record struct EventError(string Field, string Rule, string Messa
 /// and no allocation beyond the strings an <see cref="EventRecord"/> keeps. Always consumes the whole object,
 /// even when it is invalid, so a batch can carry on with the next one.
 /// </summary>
-public sealed class EventParser(IngestOptions options, EventTypeCatalog types)
+public sealed class EventParser(IOptions<IngestOptions> options, EventTypeCatalog types)
 {
+    // Read for every event: the bound instance in a field, not IOptions<T>.Value each time.
+    private readonly IngestOptions options = options.Value;
+
     private const long UnixSecondsMax = 253_402_300_799; // 9999-12-31T23:59:59Z
 
     private const byte SeenId = 1, SeenUserId = 2, SeenType = 4, SeenTimestamp = 8, SeenPayload = 16;
 
-    public JsonReaderOptions ReaderOptions { get; } = new() { MaxDepth = options.MaxJsonDepth };
+    public JsonReaderOptions ReaderOptions { get; } = new() { MaxDepth = options.Value.MaxJsonDepth };
 
     public EventTypeCatalog Types => types;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Hermes.Ingest.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Events;
 
@@ -8,9 +9,9 @@ public sealed class EventTypeCatalog
 {
     private readonly byte[][] _utf8;
 
-    public EventTypeCatalog(IngestOptions options)
+    public EventTypeCatalog(IOptions<IngestOptions> options)
     {
-        Names = options.EventTypes;
+        Names = options.Value.EventTypes;
         _utf8 = [.. Names.Select(Encoding.UTF8.GetBytes)];
         AllowedList = string.Join(", ", Names);
     }

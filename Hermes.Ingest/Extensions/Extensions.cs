@@ -26,7 +26,7 @@ public static class Extensions
     {
         var options = IngestOptionsLoader.Load(builder.Configuration);
         var services = builder.Services;
-        services.AddSingleton(options);
+        services.AddLoadedOptions<IngestOptions, IngestOptionsValidator, IngestOptionsRules>(options);
 
         ConfigureListenAddress(builder, options);
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -4,6 +4,7 @@ using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Telemetry;
 using Hermes.Ingest.Events;
 using Hermes.Ingest.Sinks;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Pipeline;
 
@@ -23,10 +24,13 @@ public sealed partial class BatchWorkers(
     MinuteAggregator aggregator,
     IEventSink sink,
     IngestMetrics metrics,
-    IngestOptions options,
+    IOptions<IngestOptions> options,
     TimeProvider time,
     ILogger<BatchWorkers> logger) : BackgroundService
 {
+    // Read on every wait for a batch: the bound instance in a field.
+    private readonly IngestOptions options = options.Value;
+
     private long _stopRequestedTimestamp;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Hermes.Ingest.Configuration;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Security;
 
@@ -24,8 +25,9 @@ public sealed class ApiKeyRing
 {
     private readonly Entry[] _entries;
 
-    public ApiKeyRing(IngestOptions options)
+    public ApiKeyRing(IOptions<IngestOptions> settings)
     {
+        var options = settings.Value;
         var entries = new List<Entry>();
         Add(entries, options.ApiKeys, KeyScope.Produce, "producer");
         Add(entries, options.ReadApiKeys, KeyScope.Read, "reader");

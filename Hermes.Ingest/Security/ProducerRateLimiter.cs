@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Hermes.Ingest.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Security;
 
@@ -14,8 +15,11 @@ namespace Hermes.Ingest.Security;
 /// <see cref="TimeProvider"/> ticks instead, fractions of a token included.
 /// </para>
 /// </summary>
-public sealed class ProducerRateLimiter(IngestOptions options, TimeProvider time)
+public sealed class ProducerRateLimiter(IOptions<IngestOptions> options, TimeProvider time)
 {
+    // Read on every producer request: the bound instance in a field.
+    private readonly IngestOptions options = options.Value;
+
     private readonly ConcurrentDictionary<string, TokenBucket> _buckets = new(StringComparer.Ordinal);
 
     public bool Enabled => options.RateLimitPerKey > 0;

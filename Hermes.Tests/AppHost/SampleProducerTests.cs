@@ -3,6 +3,8 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Hermes.Tests.Browser;
+using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 using Microsoft.Playwright;
 using Npgsql;
 using static Microsoft.Playwright.Assertions;
@@ -14,6 +16,9 @@ namespace Hermes.Tests.AppHost;
 /// anyone posting, events of all four types from many riders reach PostgreSQL, the persisted counts and the Hermes
 /// dashboard.
 /// </summary>
+[NeedsAppHost]
+[NeedsPostgreSql]
+[NeedsChromium]
 [Collection(AppHostCollection.Name)]
 public sealed class SampleProducerTests(ITestOutputHelper output)
 {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Hermes.Client;
 using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Telemetry;
 using Hermes.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +18,7 @@ public sealed class ClientDeliveryTests
     {
         // Arrange
         var sink = new RecordingSink();
-        await using var hermes = new HermesFactory(services: HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory().WithSink(sink);
         var http = hermes.Start();
         await using var harness = ClientHarness.Start(http.BaseAddress!, s => s.MaxBatchEvents = 1_000);
         var at = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000);
@@ -64,7 +65,7 @@ public sealed class ClientDeliveryTests
     public async Task A_partial_batch_goes_out_once_the_flush_interval_has_passed()
     {
         var sink = new RecordingSink();
-        await using var hermes = new HermesFactory(services: HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory().WithSink(sink);
         var http = hermes.Start();
         await using var harness = ClientHarness.Start(http.BaseAddress!, s => (s.MaxBatchEvents, s.FlushInterval) = (1_000, TimeSpan.FromMilliseconds(200)));
 

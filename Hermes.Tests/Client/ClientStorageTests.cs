@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Hermes.Client;
 using Hermes.Ingest.Diagnostics;
+using Hermes.Ingest.Telemetry;
 using Hermes.Tests.Infrastructure;
 using Hermes.Tests.Postgres;
 using Microsoft.Extensions.Configuration;
@@ -13,6 +14,7 @@ namespace Hermes.Tests.Client;
 /// What reaches PostgreSQL, by id, when Hermes pushes back, dies, or the producer stops: every event the client
 /// took is stored once, and the only ones missing are those it said it dropped.
 /// </summary>
+[NeedsPostgresServer]
 [Collection(PostgresCollection.Name)]
 public sealed class ClientStorageTests(SharedPostgres postgres) : IDisposable
 {

@@ -42,7 +42,7 @@ public sealed class MemoryStoreFaultTests : DurableSinkFaultTests
         var durable = PostgresSinkOptionsLoader.Load(
             new ConfigurationBuilder().AddInMemoryCollection(settings).Build(),
             new Hermes.Ingest.Configuration.IngestOptions { DbDsn = "Host=unused" })!.Durable;
-        return new HermesFactory(settings, services =>
+        return new HermesFactory(settings).WithServices(services =>
         {
             services.AddSingleton(_store);
             services.AddDurableSink<MemoryBatchWriter>(durable);

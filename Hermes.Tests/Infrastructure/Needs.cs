@@ -28,6 +28,9 @@ public static class Needs
     /// checkout the test may build in.
     /// </summary>
     public const string AppHost = "AppHost";
+
+    /// <summary>Node 20 and the npm packages of <c>Hermes.Tests/Producers/node</c> (<c>npm ci</c> there): the real producer SDKs.</summary>
+    public const string Node = "Node";
 }
 
 /// <summary>Base of the attributes below: each is the trait <c>Needs</c> once per value it names.</summary>
@@ -51,3 +54,6 @@ public sealed class SoakAttribute() : NeedsAttribute(Needs.Soak);
 
 /// <summary>The Aspire AppHost (DCP, whole stacks, its publisher) or <c>dotnet publish</c> of the services.</summary>
 public sealed class NeedsAppHostAttribute() : NeedsAttribute(Needs.AppHost);
+
+/// <summary>Node and the producer SDKs from npm (<c>npm ci</c> in <c>Hermes.Tests/Producers/node</c>).</summary>
+public sealed class NeedsNodeAttribute() : NeedsAttribute(Needs.Node);

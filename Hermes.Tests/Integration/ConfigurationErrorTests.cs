@@ -1,4 +1,7 @@
+using Hermes.Ingest.Configuration;
 using Hermes.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Tests.Integration;
 
@@ -31,5 +34,27 @@ public sealed class ConfigurationErrorTests
         Assert.Contains("QUEUE_SIZE=-1", hermes.StandardError);
         Assert.Contains("BATCH_SIZE=lots", hermes.StandardError);
         Assert.Contains("Hermes:Ingest:FlushInterval=soon", hermes.StandardError);
+    }
+
+    [Fact]
+    public async Task Options_changed_in_code_are_held_to_the_same_rules_when_the_host_starts()
+    {
+        await using var hermes = new HermesFactory().WithServices(services => services.Configure<IngestOptions>(options => options.QueueSize = 0));
+
+        var error = Assert.Throws<OptionsValidationException>(() => hermes.Start());
+
+        Assert.Contains("QueueSize: The field IngestOptions.QueueSize must be between 1 and 100000000.", error.Failures);
+    }
+
+    [Fact]
+    public async Task The_options_are_the_loaded_settings_with_any_change_made_in_code()
+    {
+        await using var hermes = new HermesFactory(new() { ["QUEUE_SIZE"] = "500" }).WithServices(services => services.Configure<IngestOptions>(options => options.BatchSize = 250));
+        hermes.Start();
+
+        var options = hermes.Service<IOptions<IngestOptions>>().Value;
+
+        Assert.Equal((500, 250), (options.QueueSize, options.BatchSize));
+        Assert.Same(options, hermes.Service<IngestOptions>());
     }
 }

@@ -56,7 +56,7 @@ public sealed class SegmentApiTests
     public async Task A_batch_with_the_write_key_is_answered_200_success_and_counted_under_the_keys_label()
     {
         var sink = new RecordingSink();
-        await using var hermes = new HermesFactory(new() { ["API_KEYS"] = $"web:{WriteKey}" }, HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory(new() { ["API_KEYS"] = $"web:{WriteKey}" }).WithSink(sink);
         var client = hermes.Start();
 
         var response = await client.SendAsync(Segment(Batch(Track("a"), Track("b", "Trip Started"))), TestContext.Current.CancellationToken);
@@ -117,7 +117,7 @@ public sealed class SegmentApiTests
     public async Task Other_calls_are_answered_200_counted_by_call_and_not_stored()
     {
         var sink = new RecordingSink();
-        await using var hermes = new HermesFactory(services: HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory().WithSink(sink);
         var client = hermes.Start();
 
         var response = await client.SendAsync(Segment(Batch(
@@ -196,7 +196,7 @@ public sealed class SegmentApiTests
     public async Task V1_track_takes_one_call_and_refuses_an_invalid_one_with_400()
     {
         var sink = new RecordingSink();
-        await using var hermes = new HermesFactory(services: HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory().WithSink(sink);
         var client = hermes.Start();
 
         var ok = await client.SendAsync(Segment("""{"event":"Ad Clicked","userId":"u","messageId":"t-1","properties":{"ad":7}}""", path: "/v1/track"), TestContext.Current.CancellationToken);
@@ -244,7 +244,7 @@ public sealed class SegmentApiTests
     public async Task A_full_queue_is_503_with_Retry_After_and_queues_nothing_of_the_batch()
     {
         var sink = new RecordingSink(held: true);
-        await using var hermes = new HermesFactory(new() { ["QUEUE_SIZE"] = "10", ["WORKER_COUNT"] = "1", ["BATCH_SIZE"] = "5", ["FLUSH_INTERVAL"] = "10ms" }, HermesFactory.WithSink(sink));
+        await using var hermes = new HermesFactory(new() { ["QUEUE_SIZE"] = "10", ["WORKER_COUNT"] = "1", ["BATCH_SIZE"] = "5", ["FLUSH_INTERVAL"] = "10ms" }).WithSink(sink);
         var client = hermes.Start();
         await client.SendAsync(Segment(Batch([.. Enumerable.Range(0, 5).Select(i => Track($"w-{i}"))])), TestContext.Current.CancellationToken);
         await Events.Eventually(() => Task.FromResult(hermes.Service<Ingest.Pipeline.EventQueue>().Length), n => n == 0);

@@ -14,6 +14,8 @@ namespace Hermes.Tests.Producers;
 /// locked) until the small queue has overflowed and Hermes has answered 503, then lets it go: each SDK's own retry
 /// policy is what gets every refused event stored.
 /// </summary>
+[NeedsPostgresServer]
+[NeedsNode]
 [Collection(PostgresCollection.Name)]
 public sealed class SegmentSdkTests(SharedPostgres postgres)
 {

@@ -3,13 +3,14 @@ using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
 using Hermes.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Tests.Unit;
 
 public sealed class MinuteAggregatorTests
 {
-    private static readonly IngestOptions Options = new();
-    private static readonly EventTypeCatalog Types = new(Options);
+    private static readonly IOptions<IngestOptions> Defaults = Options.Create(new IngestOptions());
+    private static readonly EventTypeCatalog Types = new(Defaults);
 
     private static EventRecord Event(byte type, long timestamp) => new("id", "u", type, timestamp, null, 0);
 
@@ -26,7 +27,7 @@ public sealed class MinuteAggregatorTests
     [Fact]
     public void Counts_are_exact_under_many_concurrent_writers()
     {
-        var aggregator = new MinuteAggregator(Options, Types, TimeProvider.System);
+        var aggregator = new MinuteAggregator(Defaults, Types, TimeProvider.System);
         const int Writers = 16, BatchesPerWriter = 500, BatchSize = 200;
 
         Parallel.For(0, Writers, new ParallelOptions { MaxDegreeOfParallelism = Writers }, writer =>
@@ -71,7 +72,7 @@ public sealed class MinuteAggregatorTests
     [Fact]
     public void Snapshot_filters_by_type_and_minute_range()
     {
-        var aggregator = new MinuteAggregator(Options, Types, TimeProvider.System);
+        var aggregator = new MinuteAggregator(Defaults, Types, TimeProvider.System);
         aggregator.Add([Event(0, 60), Event(1, 60), Event(1, 120), Event(1, 180), Event(2, 180)]);
 
         var filtered = aggregator.Snapshot(type: "song_played", from: 100, to: 180);
@@ -83,7 +84,7 @@ public sealed class MinuteAggregatorTests
     public void Buckets_are_evicted_after_retention_since_their_last_update()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var aggregator = new MinuteAggregator(new IngestOptions { AggregateRetention = TimeSpan.FromMinutes(10) }, Types, clock);
+        var aggregator = new MinuteAggregator(Options.Create(new IngestOptions { AggregateRetention = TimeSpan.FromMinutes(10) }), Types, clock);
         aggregator.Add([Event(0, 60)]);
         clock.Advance(TimeSpan.FromMinutes(6));
         aggregator.Add([Event(1, 120)]);
@@ -99,7 +100,7 @@ public sealed class MinuteAggregatorTests
     public void Retention_is_measured_on_the_monotonic_clock_when_the_wall_clock_steps_back()
     {
         var clock = new SteppingClock(DateTimeOffset.UtcNow);
-        var aggregator = new MinuteAggregator(new IngestOptions { AggregateRetention = TimeSpan.FromMinutes(10) }, Types, clock);
+        var aggregator = new MinuteAggregator(Options.Create(new IngestOptions { AggregateRetention = TimeSpan.FromMinutes(10) }), Types, clock);
         aggregator.Add([Event(0, 60)]);
 
         clock.StepWallClock(TimeSpan.FromHours(-1));
@@ -114,7 +115,7 @@ public sealed class MinuteAggregatorTests
     [Fact]
     public void Bucket_cap_evicts_the_oldest_minutes_first()
     {
-        var aggregator = new MinuteAggregator(new IngestOptions { MaxAggregateBuckets = 3 }, Types, TimeProvider.System);
+        var aggregator = new MinuteAggregator(Options.Create(new IngestOptions { MaxAggregateBuckets = 3 }), Types, TimeProvider.System);
         aggregator.Add([Event(0, 300), Event(0, 60), Event(0, 240), Event(0, 120), Event(0, 180)]);
 
         aggregator.Evict();

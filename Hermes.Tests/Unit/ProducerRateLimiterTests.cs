@@ -1,6 +1,7 @@
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Security;
 using Microsoft.Extensions.Time.Testing;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Tests.Unit;
 
@@ -8,7 +9,7 @@ namespace Hermes.Tests.Unit;
 public sealed class ProducerRateLimiterTests
 {
     private static ProducerRateLimiter Limiter(double rate, int burst, TimeProvider time) =>
-        new(new IngestOptions { RateLimitPerKey = rate, RateLimitBurst = burst }, time);
+        new(Options.Create(new IngestOptions { RateLimitPerKey = rate, RateLimitBurst = burst }), time);
 
     [Theory]
     [InlineData(0.5, 1)]

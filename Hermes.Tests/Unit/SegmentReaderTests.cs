@@ -2,7 +2,9 @@ using System.Text;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
 using Hermes.Ingest.Events.Segment;
+using Hermes.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Tests.Unit;
 
@@ -17,8 +19,8 @@ public sealed class SegmentReaderTests
         var options = IngestOptionsLoader.Load(new ConfigurationBuilder()
             .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)))
             .Build());
-        var types = new EventTypeCatalog(options);
-        return new SegmentReader(new EventParser(options, types), new SegmentEventNames(options, types), options);
+        var types = new EventTypeCatalog(Options.Create(options));
+        return new SegmentReader(PureCore.Parser(options), new SegmentEventNames(Options.Create(options), types), Options.Create(options));
     }
 
     private static (BatchReader.Result Result, BatchOutcome Outcome, int[] Ignored) Read(string body, SegmentReader? reader = null)

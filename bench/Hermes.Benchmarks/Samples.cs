@@ -1,6 +1,7 @@
 using System.Text;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Events;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Benchmarks;
 
@@ -8,7 +9,8 @@ namespace Hermes.Benchmarks;
 public static class Samples
 {
     public static readonly IngestOptions Options = new();
-    public static readonly EventTypeCatalog Types = new(Options);
+    public static readonly IOptions<IngestOptions> Settings = Microsoft.Extensions.Options.Options.Create(Options);
+    public static readonly EventTypeCatalog Types = new(Settings);
     public static readonly long Now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
     public static string Json(int i) =>
@@ -20,7 +22,7 @@ public static class Samples
 
     public static EventRecord[] Records(int events)
     {
-        var parser = new EventParser(Options, Types);
+        var parser = new EventParser(Settings, Types);
         return [.. Enumerable.Range(0, events).Select(i =>
         {
             parser.TryParseDocument(Encoding.UTF8.GetBytes(Json(i)), Now, Now * 1000, out var record, out _);

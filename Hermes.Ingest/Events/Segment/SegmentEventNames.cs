@@ -1,4 +1,5 @@
 using Hermes.Ingest.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Events.Segment;
 
@@ -15,12 +16,12 @@ public sealed class SegmentEventNames
     private readonly EventTypeCatalog _types;
     private readonly Dictionary<string, byte> _overrides = new(StringComparer.Ordinal);
 
-    public SegmentEventNames(IngestOptions options, EventTypeCatalog types)
+    public SegmentEventNames(IOptions<IngestOptions> options, EventTypeCatalog types)
     {
         _types = types;
-        foreach (var (name, type) in options.SegmentEventMap)
+        foreach (var (name, type) in options.Value.SegmentEventMap)
         {
-            // IngestOptionsLoader refused a target outside EVENT_TYPES, so this always finds it.
+            // IngestOptionsRules refused a target outside EVENT_TYPES, so this always finds it.
             if (types.TryFind(type, out var index))
             {
                 _overrides[name] = index;

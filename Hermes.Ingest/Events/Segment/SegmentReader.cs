@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Telemetry;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Ingest.Events.Segment;
 
@@ -20,8 +21,10 @@ namespace Hermes.Ingest.Events.Segment;
 /// <paramref name="ignored"/> by call and otherwise ignored. Everything else in a message (<c>context</c>,
 /// <c>traits</c>, <c>integrations</c>…) is skipped.
 /// </summary>
-public sealed class SegmentReader(EventParser parser, SegmentEventNames names, IngestOptions options)
+public sealed class SegmentReader(EventParser parser, SegmentEventNames names, IOptions<IngestOptions> options)
 {
+    private readonly int _maxBatchEvents = options.Value.MaxBatchEvents;
+
     /// <summary>The calls Hermes accepts and ignores, in the order of the counts <see cref="ReadBatch"/> fills.</summary>
     public static IReadOnlyList<string> IgnoredCalls => IngestMetrics.IgnoredSegmentCalls;
 
@@ -59,7 +62,7 @@ public sealed class SegmentReader(EventParser parser, SegmentEventNames names, I
                 var index = 0;
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    if (index == options.MaxBatchEvents)
+                    if (index == _maxBatchEvents)
                     {
                         return new(BatchStatus.TooManyEvents);
                     }

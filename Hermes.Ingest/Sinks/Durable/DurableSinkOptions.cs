@@ -1,3 +1,7 @@
+using System.ComponentModel.DataAnnotations;
+using Hermes.Ingest.Configuration;
+using Microsoft.Extensions.Options;
+
 namespace Hermes.Ingest.Sinks.Durable;
 
 /// <summary>
@@ -11,12 +15,15 @@ public sealed class DurableSinkOptions
     public const string SectionName = "Hermes:Postgres";
 
     /// <summary>Failed writes in a row that open the breaker (at least 2: Polly's minimum throughput).</summary>
+    [Range(2, 1_000_000)]
     public int BreakerFailures { get; set; } = 3;
 
     /// <summary>How long the breaker stays open before one trial write.</summary>
+    [MinimumDuration("500ms")]
     public TimeSpan BreakerBreak { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Limit on one write (connect + COPY + commit); past it the write counts as a timeout.</summary>
+    [MinimumDuration("1s")]
     public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The directory this instance spills into and keeps its run ledger in: SPILL_DIR, or with
@@ -34,8 +41,14 @@ public sealed class DurableSinkOptions
     public string? SpillRoot { get; set; }
 
     /// <summary>Spill bound; a batch that would cross it is dropped and counted (reason spill_full).</summary>
+    [Range(typeof(long), "1048576", "9223372036854775807")]
     public long SpillMaxBytes { get; set; } = 1L << 30;
 
     /// <summary>A segment file is sealed and a new one begun past this size, so replay can delete as it goes.</summary>
+    [Range(typeof(long), "65536", "1073741824")]
     public long SpillSegmentBytes { get; set; } = 16L << 20;
 }
+
+/// <summary>Checks the attributes on <see cref="DurableSinkOptions"/>' properties; the body is source-generated.</summary>
+[OptionsValidator]
+public sealed partial class DurableSinkOptionsValidator : IValidateOptions<DurableSinkOptions>;

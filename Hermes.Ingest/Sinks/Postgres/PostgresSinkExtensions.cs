@@ -20,7 +20,7 @@ public static class PostgresSinkExtensions
         }
 
         var services = builder.Services;
-        services.AddSingleton(options);
+        services.AddLoadedOptions<PostgresSinkOptions, PostgresSinkOptionsValidator, PostgresSinkOptionsRules>(options);
 
         // Npgsql logs every command at Information: one line per batch at 100k+ events/s.
         builder.Logging.AddFilter("Npgsql", LogLevel.Warning);

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Hermes.Ingest.Configuration;
 using Hermes.Ingest.Sinks.Durable;
 
@@ -23,18 +24,26 @@ public sealed class PostgresSinkOptions
     public int MaxOpenConns { get; set; } = 100;
 
     /// <summary>The durable layer's settings (DB_BREAKER_*, DB_WRITE_TIMEOUT, SPILL_*).</summary>
+    /// <remarks>
+    /// Not [ValidateObjectMembers]: the loader holds them to <see cref="DurableSinkOptionsValidator"/> itself, with
+    /// their own setting names, so nested validation would report each bad value twice under a dotted name.
+    /// </remarks>
+#pragma warning disable SYSLIB1212 // validated on its own (above)
     public DurableSinkOptions Durable { get; set; } = new();
+#pragma warning restore SYSLIB1212
 
     /// <summary>
     /// PARTITION_INTERVAL: the width of each time partition of <c>events</c>, <c>event_rollup_shards</c> and
     /// <c>dead_letters</c>. Boundaries are whole multiples of it since 1970-01-01 UTC (midnight UTC for days).
     /// </summary>
+    [PartitionInterval]
     public TimeSpan PartitionInterval { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>EVENT_RETENTION (an ingest setting, since intake refuses older events): zero keeps every partition.</summary>
     public TimeSpan EventRetention { get; set; }
 
     /// <summary>ROLLUP_RETENTION: how long per-minute counts and dead letters are kept; zero keeps them all.</summary>
+    [Retention]
     public TimeSpan RollupRetention { get; set; }
 }
 
@@ -43,16 +52,24 @@ public static class PostgresSinkOptionsLoader
 {
     private static readonly Setting<PostgresSinkOptions>[] Settings =
     [
-        new("DB_BREAKER_FAILURES", nameof(DurableSinkOptions.BreakerFailures), (o, v) => SettingReader.Int(v, 2, 1_000_000, x => o.Durable.BreakerFailures = x)),
-        new("DB_BREAKER_BREAK", nameof(DurableSinkOptions.BreakerBreak), (o, v) => SettingReader.Duration(v, TimeSpan.FromMilliseconds(500), x => o.Durable.BreakerBreak = x)),
-        new("DB_WRITE_TIMEOUT", nameof(DurableSinkOptions.WriteTimeout), (o, v) => SettingReader.Duration(v, TimeSpan.FromSeconds(1), x => o.Durable.WriteTimeout = x)),
-        new("SPILL_DIR", nameof(DurableSinkOptions.SpillDirectory), (o, v) => Directory(v, x => o.Durable.SpillDirectory = x)),
-        new("SPILL_SHARED", nameof(DurableSinkOptions.SpillShared), (o, v) => SettingReader.Bool(v, x => o.Durable.SpillShared = x)),
-        new("SPILL_MAX_BYTES", nameof(DurableSinkOptions.SpillMaxBytes), (o, v) => SettingReader.Long(v, 1L << 20, long.MaxValue, x => o.Durable.SpillMaxBytes = x)),
-        new("SPILL_SEGMENT_BYTES", nameof(DurableSinkOptions.SpillSegmentBytes), (o, v) => SettingReader.Long(v, 64L << 10, 1L << 30, x => o.Durable.SpillSegmentBytes = x)),
-        new("PARTITION_INTERVAL", nameof(PostgresSinkOptions.PartitionInterval), (o, v) => Interval(v, x => o.PartitionInterval = x)),
-        new("ROLLUP_RETENTION", nameof(PostgresSinkOptions.RollupRetention), (o, v) => SettingReader.Retention(v, x => o.RollupRetention = x)),
+        new("PARTITION_INTERVAL", nameof(PostgresSinkOptions.PartitionInterval), (o, v) => SettingReader.Duration(v, x => o.PartitionInterval = x, "expected a duration such as 1d, 6h or 7d")),
+        new("ROLLUP_RETENTION", nameof(PostgresSinkOptions.RollupRetention), (o, v) => SettingReader.Duration(v, x => o.RollupRetention = x, RetentionAttribute.Expected)),
     ];
+
+    /// <summary>The durable layer's settings: read from the same section, held to <see cref="DurableSinkOptions"/>' own rules.</summary>
+    private static readonly Setting<DurableSinkOptions>[] DurableSettings =
+    [
+        new("DB_BREAKER_FAILURES", nameof(DurableSinkOptions.BreakerFailures), (o, v) => SettingReader.Int(v, x => o.BreakerFailures = x)),
+        new("DB_BREAKER_BREAK", nameof(DurableSinkOptions.BreakerBreak), (o, v) => SettingReader.Duration(v, x => o.BreakerBreak = x)),
+        new("DB_WRITE_TIMEOUT", nameof(DurableSinkOptions.WriteTimeout), (o, v) => SettingReader.Duration(v, x => o.WriteTimeout = x)),
+        new("SPILL_DIR", nameof(DurableSinkOptions.SpillDirectory), (o, v) => Directory(v, x => o.SpillDirectory = x)),
+        new("SPILL_SHARED", nameof(DurableSinkOptions.SpillShared), (o, v) => SettingReader.Bool(v, x => o.SpillShared = x)),
+        new("SPILL_MAX_BYTES", nameof(DurableSinkOptions.SpillMaxBytes), (o, v) => SettingReader.Long(v, x => o.SpillMaxBytes = x)),
+        new("SPILL_SEGMENT_BYTES", nameof(DurableSinkOptions.SpillSegmentBytes), (o, v) => SettingReader.Long(v, x => o.SpillSegmentBytes = x)),
+    ];
+
+    /// <summary>The seed names this reader knows (README's settings tables list each one).</summary>
+    public static IEnumerable<string> SeedNames => Settings.Select(s => s.EnvName).Concat(DurableSettings.Select(s => s.EnvName));
 
     /// <summary>
     /// DB_DSN wins over <c>ConnectionStrings:hermesdb</c> (an operator's explicit setting beats the orchestrator's).
@@ -88,15 +105,10 @@ public static class PostgresSinkOptionsLoader
         }
 
         var options = new PostgresSinkOptions { ConnectionString = connectionString ?? "", MaxOpenConns = ingest.MaxOpenConns, EventRetention = ingest.EventRetention };
-        SettingReader.Read(configuration, PostgresSinkOptions.SectionName, Settings, options, problems);
-
-        // Counts outliving their events are useful (rollups are cheap to keep); events outliving their counts would
-        // make ?source=db disagree with the rows, and retention reads the counts to report what it removed.
-        if (options.RollupRetention > TimeSpan.Zero && (options.EventRetention == TimeSpan.Zero || options.RollupRetention < options.EventRetention))
-        {
-            var events = options.EventRetention == TimeSpan.Zero ? "0 (keep everything)" : GoDuration.Format(options.EventRetention);
-            problems.Add($"ROLLUP_RETENTION={GoDuration.Format(options.RollupRetention)} is invalid: it must be at least EVENT_RETENTION ({events}); set EVENT_RETENTION to at most {GoDuration.Format(options.RollupRetention)}, or ROLLUP_RETENTION to 0.");
-        }
+        SettingReader.Read(configuration, PostgresSinkOptions.SectionName, Settings, options, problems)
+            .Validate(options, problems, new PostgresSinkOptionsValidator(), new PostgresSinkOptionsRules());
+        SettingReader.Read(configuration, PostgresSinkOptions.SectionName, DurableSettings, options.Durable, problems)
+            .Validate(options.Durable, problems, new DurableSinkOptionsValidator());
 
         if (problems.Count > 0)
         {
@@ -112,26 +124,6 @@ public static class PostgresSinkOptionsLoader
         }
 
         return options;
-    }
-
-    /// <summary>Whole hours that divide a day (1h, 2h, 3h, 4h, 6h, 8h, 12h), or whole days (1d … 366d).</summary>
-    private static string? Interval(string value, Action<TimeSpan> set)
-    {
-        if (!GoDuration.TryParse(value, out var d) || d <= TimeSpan.Zero)
-        {
-            return "expected a duration such as 1d, 6h or 7d";
-        }
-
-        var hours = d.TotalHours;
-        var wholeHoursDividingADay = hours == Math.Floor(hours) && hours < 24 && 24 % (int)hours == 0;
-        var wholeDays = d.Ticks % TimeSpan.TicksPerDay == 0 && d <= TimeSpan.FromDays(366);
-        if (!wholeHoursDividingADay && !wholeDays)
-        {
-            return "must be 1h, 2h, 3h, 4h, 6h, 8h or 12h, or a whole number of days up to 366d";
-        }
-
-        set(d);
-        return null;
     }
 
     private static string? Directory(string value, Action<string> set)

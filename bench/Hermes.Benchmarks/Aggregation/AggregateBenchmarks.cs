@@ -8,7 +8,7 @@ namespace Hermes.Benchmarks.Aggregation;
 [MemoryDiagnoser]
 public class AggregateBenchmarks
 {
-    private readonly MinuteAggregator _aggregator = new(Samples.Options, Samples.Types, TimeProvider.System);
+    private readonly MinuteAggregator _aggregator = new(Samples.Settings, Samples.Types, TimeProvider.System);
     private EventRecord[] _batch = [];
 
     [GlobalSetup]

@@ -7,7 +7,7 @@ namespace Hermes.Benchmarks.Events;
 [MemoryDiagnoser]
 public class ParseBenchmarks
 {
-    private readonly EventParser _parser = new(Samples.Options, Samples.Types);
+    private readonly EventParser _parser = new(Samples.Settings, Samples.Types);
     private readonly byte[] _single = Samples.Single();
     private readonly byte[] _batch = Samples.Ndjson(1_000);
     private readonly DateTimeOffset _now = DateTimeOffset.FromUnixTimeSeconds(Samples.Now);
