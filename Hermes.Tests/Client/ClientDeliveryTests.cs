@@ -172,17 +172,9 @@ public sealed class ClientDeliveryTests
     public async Task A_batch_larger_than_the_keys_whole_burst_is_sent_in_halves_instead_of_retried_forever()
     {
         await using var hermes = new HermesFactory(new() { ["RATE_LIMIT_PER_KEY"] = "1000", ["RATE_LIMIT_BURST"] = "64" });
-        var http = hermes.Start();
-        await using var harness = ClientHarness.Start(http.BaseAddress!, s => (s.MaxBatchEvents, s.FlushInterval) = (200, TimeSpan.FromSeconds(30)));
 
-        for (var i = 0; i < 200; i++)
-        {
-            harness.Client.Track("song_played", "user-1");
-        }
+        await using var harness = await SendOneBatchOf200Async(hermes);
 
-        await harness.FlushAsync();
-
-        Assert.Equal((200L, 0L), (harness.Client.Statistics.Sent, harness.Client.Statistics.Refused));
         Assert.Single(harness.Logs.Entries, e => e.Message.Contains("sending it in halves", StringComparison.Ordinal));
         Assert.Contains("(429 events/burst)", harness.Logs.All, StringComparison.Ordinal);
     }
@@ -191,17 +183,9 @@ public sealed class ClientDeliveryTests
     public async Task A_batch_over_MAX_BATCH_EVENTS_is_sent_in_halves()
     {
         await using var hermes = new HermesFactory(new() { ["MAX_BATCH_EVENTS"] = "50" });
-        var http = hermes.Start();
-        await using var harness = ClientHarness.Start(http.BaseAddress!, s => (s.MaxBatchEvents, s.FlushInterval) = (200, TimeSpan.FromSeconds(30)));
 
-        for (var i = 0; i < 200; i++)
-        {
-            harness.Client.Track("song_played", "user-1");
-        }
+        await using var harness = await SendOneBatchOf200Async(hermes);
 
-        await harness.FlushAsync();
-
-        Assert.Equal((200L, 0L), (harness.Client.Statistics.Sent, harness.Client.Statistics.Refused));
         Assert.Equal(3, hermes.Service<IngestMetrics>().Rejected(RejectReason.TooLarge)); // 200, then each 100, refused; 50s pass
         Assert.Contains("(413 events/max-size)", harness.Logs.All, StringComparison.Ordinal);
     }
@@ -236,5 +220,30 @@ public sealed class ClientDeliveryTests
             () => Task.FromResult(stopped.FirstOrDefault(a => a.Source.Name == "Microsoft.AspNetCore" && a.TraceId == send.TraceId)),
             a => a is not null);
         Assert.NotNull(intake); // Hermes's request span is in the batch's trace: traceparent went with the attempt
+    }
+
+    /// <summary>
+    /// Tracks 200 events that go out as one batch (the interval never fires first) to <paramref name="hermes"/>, and
+    /// waits until it has answered them all: every one sent, none refused.
+    /// </summary>
+    private static async Task<ClientHarness> SendOneBatchOf200Async(HermesFactory hermes)
+    {
+        var harness = ClientHarness.Start(hermes.Start().BaseAddress!, s => (s.MaxBatchEvents, s.FlushInterval) = (200, TimeSpan.FromSeconds(30)));
+        try
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                harness.Client.Track("song_played", "user-1");
+            }
+
+            await harness.FlushAsync();
+            Assert.Equal((200L, 0L), (harness.Client.Statistics.Sent, harness.Client.Statistics.Refused));
+            return harness;
+        }
+        catch
+        {
+            await harness.DisposeAsync();
+            throw;
+        }
     }
 }
