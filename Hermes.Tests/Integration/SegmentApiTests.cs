@@ -72,6 +72,21 @@ public sealed class SegmentApiTests
     }
 
     [Fact]
+    public async Task The_write_key_takes_the_same_rate_limit_as_the_key_on_events()
+    {
+        await using var hermes = new HermesFactory(new() { ["API_KEYS"] = $"web:{WriteKey}", ["RATE_LIMIT_PER_KEY"] = "0.5", ["RATE_LIMIT_BURST"] = "2" });
+        var client = hermes.Start();
+
+        var first = await client.SendAsync(Segment(Batch(Track("a"), Track("b"))), TestContext.Current.CancellationToken);
+        var second = await client.SendAsync(Segment(Batch(Track("c"))), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.NotNull(second.Headers.RetryAfter?.Delta); // both SDKs retry a 429 after it
+        Assert.Equal((2, 1), (hermes.Service<IngestMetrics>().KeyAccepted("web"), hermes.Service<IngestMetrics>().KeyRateLimited("web")));
+    }
+
+    [Fact]
     public async Task RudderStacks_gzip_labelled_form_urlencoded_is_read_as_JSON()
     {
         await using var hermes = new HermesFactory(new() { ["API_KEYS"] = WriteKey });
