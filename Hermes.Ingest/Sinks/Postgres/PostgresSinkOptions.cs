@@ -105,10 +105,10 @@ public static class PostgresSinkOptionsLoader
         }
 
         var options = new PostgresSinkOptions { ConnectionString = connectionString ?? "", MaxOpenConns = ingest.MaxOpenConns, EventRetention = ingest.EventRetention };
-        SettingReader.Read(configuration, PostgresSinkOptions.SectionName, Settings, options, problems)
-            .Validate(options, problems, new PostgresSinkOptionsValidator(), new PostgresSinkOptionsRules());
         SettingReader.Read(configuration, PostgresSinkOptions.SectionName, DurableSettings, options.Durable, problems)
             .Validate(options.Durable, problems, new DurableSinkOptionsValidator());
+        SettingReader.Read(configuration, PostgresSinkOptions.SectionName, Settings, options, problems)
+            .Validate(options, problems, new PostgresSinkOptionsValidator(), new PostgresSinkOptionsRules());
 
         if (problems.Count > 0)
         {
