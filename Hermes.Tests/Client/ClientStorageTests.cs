@@ -3,7 +3,7 @@ using Hermes.Client;
 using Hermes.Ingest.Diagnostics;
 using Hermes.Ingest.Telemetry;
 using Hermes.Tests.Infrastructure;
-using Hermes.Tests.Postgres;
+using Hermes.Tests.Infrastructure.Collections;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

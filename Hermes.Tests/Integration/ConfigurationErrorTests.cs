@@ -57,4 +57,21 @@ public sealed class ConfigurationErrorTests
         Assert.Equal((500, 250), (options.QueueSize, options.BatchSize));
         Assert.Same(options, hermes.Service<IngestOptions>());
     }
+
+    [Theory]
+    [InlineData("DB_DSN", "ftp://nowhere")]
+    [InlineData("DB_BREAKER_FAILURES", "1")]
+    [InlineData("DB_BREAKER_BREAK", "soon")]
+    [InlineData("SPILL_MAX_BYTES", "-3")]
+    [InlineData("SPILL_DIR", "/proc/hermes-spill")]
+    public async Task Bad_database_setting_stops_startup_with_a_message_naming_the_variable(string name, string value)
+    {
+        var environment = new Dictionary<string, string> { ["DB_DSN"] = "postgres://u@127.0.0.1:1/db", [name] = value };
+        await using var hermes = HermesProcess.Start(environment);
+
+        var exitCode = await hermes.WaitForExitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"{name}={value}", hermes.StandardError);
+    }
 }

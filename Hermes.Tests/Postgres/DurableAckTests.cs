@@ -1,5 +1,6 @@
 using System.Net;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.Postgres;
 

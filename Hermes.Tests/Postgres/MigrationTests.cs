@@ -1,6 +1,7 @@
 using System.Net;
 using Hermes.Ingest.Sinks.Postgres;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 using Npgsql;
 
 namespace Hermes.Tests.Postgres;

@@ -2,6 +2,7 @@ using System.Net;
 using Hermes.Ingest.Sinks.Durable;
 using Hermes.Ingest.Sinks.Postgres;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.Postgres;
 

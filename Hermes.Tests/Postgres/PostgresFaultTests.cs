@@ -1,6 +1,7 @@
 using Hermes.Ingest.Sinks.Postgres;
 using Hermes.Tests.Durable;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 using Npgsql;
 
 namespace Hermes.Tests.Postgres;

@@ -1,4 +1,6 @@
 using Hermes.Ingest.Sinks.Postgres;
+using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Hermes.Ingest.Sinks.Durable;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.Postgres;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.Postgres;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using Hermes.Ingest.Sinks.Postgres;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.Postgres;
 

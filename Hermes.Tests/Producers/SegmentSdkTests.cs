@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using Hermes.Ingest.Telemetry;
 using Hermes.Tests.Infrastructure;
-using Hermes.Tests.Postgres;
+using Hermes.Tests.Infrastructure.Collections;
 using Npgsql;
 
 namespace Hermes.Tests.Producers;

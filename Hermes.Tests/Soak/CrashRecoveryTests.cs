@@ -1,6 +1,6 @@
 using System.Net;
 using Hermes.Tests.Infrastructure;
-using Hermes.Tests.Postgres;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.Soak;
 

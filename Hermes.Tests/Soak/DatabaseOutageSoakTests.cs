@@ -1,5 +1,5 @@
 using Hermes.Tests.Infrastructure;
-using Hermes.Tests.Postgres;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.Soak;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Hermes.Tests.Infrastructure;
-using Hermes.Tests.Postgres;
+using Hermes.Tests.Infrastructure.Collections;
 
 namespace Hermes.Tests.Soak;
 

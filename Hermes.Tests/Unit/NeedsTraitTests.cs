@@ -1,6 +1,6 @@
 using System.Reflection;
 using Hermes.Tests.Infrastructure;
-using Hermes.Tests.Postgres;
+using Hermes.Tests.Infrastructure.Collections;
 using Xunit.v3;
 
 namespace Hermes.Tests.Unit;

@@ -1,18 +1,8 @@
-using Hermes.Tests.Infrastructure;
 using Npgsql;
 
-namespace Hermes.Tests.Postgres;
+namespace Hermes.Tests.Infrastructure;
 
-/// <summary>
-/// One PostgreSQL server shared by the tests that do not stop it; each test gets its own database. Tests that stop
-/// the server start their own. One collection, so these tests take turns rather than fight over 2 cores.
-/// </summary>
-[CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<SharedPostgres>
-{
-    public const string Name = "Postgres";
-}
-
+/// <summary>The Postgres collection's fixture: one server for the tests that do not stop it.</summary>
 public sealed class SharedPostgres : IAsyncLifetime
 {
     public PostgresServer Server { get; private set; } = null!;

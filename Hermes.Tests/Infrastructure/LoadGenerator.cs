@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text;
-using Hermes.Tests.Infrastructure;
 
-namespace Hermes.Tests.Soak;
+namespace Hermes.Tests.Infrastructure;
 
 /// <summary>
 /// Drives one Hermes with 1,000-event NDJSON batches from a few concurrent senders for a bounded time, over
