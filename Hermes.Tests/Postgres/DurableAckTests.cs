@@ -13,9 +13,9 @@ public sealed class DurableAckTests(SharedPostgres postgres)
     public async Task Durable_ack_answers_200_only_once_the_rows_are_visible()
     {
         var db = await postgres.Server.CreateDatabaseAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+        using var spill = new TempDirectory("spill");
         // A long flush interval: without the durable request expediting its batch, the answer would take 1 h.
-        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill, ["FLUSH_INTERVAL"] = "1h" });
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill.Path, ["FLUSH_INTERVAL"] = "1h" });
         var client = hermes.Start();
 
         var single = await client.PostAsync("/events?ack=durable", Events.Body(Events.Json("durable-1")), TestContext.Current.CancellationToken);
@@ -34,7 +34,6 @@ public sealed class DurableAckTests(SharedPostgres postgres)
         Assert.Equal(2, afterBatch);
 
         await hermes.DisposeAsync();
-        Directory.Delete(spill, recursive: true);
     }
 
     [Fact]
@@ -42,19 +41,18 @@ public sealed class DurableAckTests(SharedPostgres postgres)
     {
         await using var server = await PostgresServer.StartAsync();
         var db = await server.CreateDatabaseAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
-        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill, ["DB_WRITE_TIMEOUT"] = "2s" });
+        using var spill = new TempDirectory("spill");
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill.Path, ["DB_WRITE_TIMEOUT"] = "2s" });
         var client = hermes.Start();
         await server.StopAsync();
 
         var response = await client.PostAsync("/events?ack=durable", Events.Body(Events.Json("spilled-1")), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains(Directory.GetFiles(spill, "*", SearchOption.AllDirectories), f => new FileInfo(f).Length > 0);
+        Assert.Contains(Directory.GetFiles(spill.Path, "*", SearchOption.AllDirectories), f => new FileInfo(f).Length > 0);
 
         await server.StartAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(1, await Database.WaitForCountAsync(db, "SELECT count(*) FROM events WHERE id = 'spilled-1'", 1, TimeSpan.FromSeconds(60)));
         await hermes.DisposeAsync();
-        Directory.Delete(spill, recursive: true);
     }
 }

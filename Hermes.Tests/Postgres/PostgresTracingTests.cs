@@ -18,8 +18,8 @@ public sealed class PostgresTracingTests(SharedPostgres postgres) : IDisposable
     public async Task With_postgres_the_copy_runs_inside_the_flush_span_of_the_posting_requests_trace()
     {
         var db = await postgres.Server.CreateDatabaseAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
-        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill, ["WORKER_COUNT"] = "1" });
+        using var spill = new TempDirectory("spill");
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill.Path, ["WORKER_COUNT"] = "1" });
         var client = hermes.Start();
         var trace = ActivityTraceId.CreateRandom();
 
@@ -32,15 +32,14 @@ public sealed class PostgresTracingTests(SharedPostgres postgres) : IDisposable
         Assert.All(database, a => Assert.True(a.ParentSpanId == flush.SpanId || database.Any(p => p.SpanId == a.ParentSpanId),
             $"{a.DisplayName} is not under hermes.flush"));
         await hermes.DisposeAsync();
-        Directory.Delete(spill, recursive: true);
     }
 
     [Fact]
     public async Task An_event_sent_again_leaves_no_error_span_whether_its_batch_was_copied_or_inserted()
     {
         var db = await postgres.Server.CreateDatabaseAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
-        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill, ["WORKER_COUNT"] = "1" });
+        using var spill = new TempDirectory("spill");
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill.Path, ["WORKER_COUNT"] = "1" });
         var client = hermes.Start();
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var batch = Enumerable.Range(0, 300).Select(i => Events.Json($"again-{i}", timestamp: now)).ToList();
@@ -59,6 +58,5 @@ public sealed class PostgresTracingTests(SharedPostgres postgres) : IDisposable
         Assert.Contains(spans, a => a.Source.Name == "Npgsql" && a.TraceId == single);
         Assert.DoesNotContain(spans, a => a.Status == ActivityStatusCode.Error);
         await hermes.DisposeAsync();
-        Directory.Delete(spill, recursive: true);
     }
 }

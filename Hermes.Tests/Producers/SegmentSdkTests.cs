@@ -28,11 +28,11 @@ public sealed class SegmentSdkTests(SharedPostgres postgres)
     public async Task Each_SDKs_tracks_are_retried_past_a_full_queue_until_all_are_stored_once_and_counted(string sdk)
     {
         var db = await postgres.Server.CreateDatabaseAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+        using var spill = new TempDirectory("spill");
         await using var hermes = new HermesFactory(new()
         {
             ["DB_DSN"] = db,
-            ["SPILL_DIR"] = spill,
+            ["SPILL_DIR"] = spill.Path,
             ["API_KEYS"] = $"{sdk}:{WriteKey}",
             // 1,000 events of room and one worker taking 1,000 at a time: while the database stalls, one batch waits at
             // PostgreSQL and 1,000 in the queue, and the SDK's ~10,000 calls/s overflow it at once. The overload is
@@ -76,15 +76,14 @@ public sealed class SegmentSdkTests(SharedPostgres postgres)
             perType.Select(r => r.ToList()));
         Assert.Equal(Tracks, metrics.KeyAccepted(sdk));
         Assert.Equal((sent.Identifies, sent.Pages), (metrics.SegmentIgnored("identify"), metrics.SegmentIgnored("page")));
-        Directory.Delete(spill, recursive: true);
     }
 
     [Fact]
     public async Task A_resent_batch_with_the_same_messageIds_and_timestamps_is_stored_once()
     {
         var db = await postgres.Server.CreateDatabaseAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
-        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill });
+        using var spill = new TempDirectory("spill");
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = spill.Path });
         var client = hermes.Start();
         var now = DateTimeOffset.UtcNow;
         var calls = Enumerable.Range(0, 50).Select(i =>
@@ -103,7 +102,6 @@ public sealed class SegmentSdkTests(SharedPostgres postgres)
         Assert.Equal(50L, await Database.ScalarAsync<long>(db, "SELECT count(*) FROM events"));
         Assert.Equal(50m, await Database.ScalarAsync<decimal>(db, "SELECT sum(count) FROM event_rollups"));
         Assert.Equal(100, hermes.Service<IngestMetrics>().Accepted);
-        Directory.Delete(spill, recursive: true);
     }
 
     /// <summary>A transaction holding <c>events</c> (and so every partition) locked: writes wait until it ends.</summary>
