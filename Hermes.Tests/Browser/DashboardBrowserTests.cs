@@ -96,11 +96,11 @@ public sealed class DashboardBrowserTests
         // Arrange: ingest on PostgreSQL (so the sixth card, the database's, is there) with 41 minutes of four types.
         var ct = TestContext.Current.CancellationToken;
         await using var postgres = await PostgresServer.StartAsync();
-        var spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+        using var spill = new TempDirectory("spill");
         var port = Ports.Free();
         var ingestUrl = $"http://127.0.0.1:{port}";
         using var producer = new HttpClient { BaseAddress = new Uri(ingestUrl) };
-        await using var ingest = await StartIngestAsync(port, producer, new() { ["DB_DSN"] = await postgres.CreateDatabaseAsync(), ["SPILL_DIR"] = spill });
+        await using var ingest = await StartIngestAsync(port, producer, new() { ["DB_DSN"] = await postgres.CreateDatabaseAsync(), ["SPILL_DIR"] = spill.Path });
         string[] types = ["ad_clicked", "location_update", "song_played", "trip_started"];
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         for (var minute = 0; minute <= 40; minute++)
@@ -128,68 +128,58 @@ public sealed class DashboardBrowserTests
             }
         };
 
-        try
+        await page.GotoAsync(dashboardUrl.ToString());
+        await Expect(page.GetByTestId("source")).ToContainTextAsync("PostgreSQL rollups", new() { Timeout = 15_000 });
+        // 56 or 60 rows: 15 minutes of four types, less one minute if the clock passed a minute since posting.
+        await Expect(page.GetByTestId("rows-shown")).ToContainTextAsync(new System.Text.RegularExpressions.Regex("Showing 20 of (56|60) rows"), new() { Timeout = 15_000 });
+
+        // The page is prerendered; clicks count only once the circuit is up, which the next second's update shows.
+        var prerendered = await page.GetByTestId("updated").InnerTextAsync();
+        await Expect(page.GetByTestId("updated")).Not.ToHaveTextAsync(prerendered, new() { Timeout = 15_000 });
+
+        // 1440 px: six cards in one row.
+        await Expect(page.Locator(".tile")).ToHaveCountAsync(6);
+        var tops = await page.EvalOnSelectorAllAsync<double[]>(".tile", "tiles => tiles.map(t => Math.round(t.getBoundingClientRect().top))");
+        Assert.Single(tops.Distinct());
+
+        // The chart fills its panel: the legend ends where the panel's padding begins, whatever the side column holds.
+        var gap = await page.EvaluateAsync<double>(
+            "() => document.querySelector('.panel.chart').getBoundingClientRect().bottom - document.querySelector('[data-testid=legend]').getBoundingClientRect().bottom");
+        Assert.InRange(gap, 0, 20);
+        await Expect(page.Locator(".chart .xlabel").Last).ToHaveTextAsync("now");
+
+        // One total per type at a glance: the legend and the table cover the same window, and follow the toggle.
+        foreach (var window in new[] { "15", "60" })
         {
-            await page.GotoAsync(dashboardUrl.ToString());
-            await Expect(page.GetByTestId("source")).ToContainTextAsync("PostgreSQL rollups", new() { Timeout = 15_000 });
-            // 56 or 60 rows: 15 minutes of four types, less one minute if the clock passed a minute since posting.
-            await Expect(page.GetByTestId("rows-shown")).ToContainTextAsync(new System.Text.RegularExpressions.Regex("Showing 20 of (56|60) rows"), new() { Timeout = 15_000 });
-
-            // The page is prerendered; clicks count only once the circuit is up, which the next second's update shows.
-            var prerendered = await page.GetByTestId("updated").InnerTextAsync();
-            await Expect(page.GetByTestId("updated")).Not.ToHaveTextAsync(prerendered, new() { Timeout = 15_000 });
-
-            // 1440 px: six cards in one row.
-            await Expect(page.Locator(".tile")).ToHaveCountAsync(6);
-            var tops = await page.EvalOnSelectorAllAsync<double[]>(".tile", "tiles => tiles.map(t => Math.round(t.getBoundingClientRect().top))");
-            Assert.Single(tops.Distinct());
-
-            // The chart fills its panel: the legend ends where the panel's padding begins, whatever the side column holds.
-            var gap = await page.EvaluateAsync<double>(
-                "() => document.querySelector('.panel.chart').getBoundingClientRect().bottom - document.querySelector('[data-testid=legend]').getBoundingClientRect().bottom");
-            Assert.InRange(gap, 0, 20);
-            await Expect(page.Locator(".chart .xlabel").Last).ToHaveTextAsync("now");
-
-            // One total per type at a glance: the legend and the table cover the same window, and follow the toggle.
-            foreach (var window in new[] { "15", "60" })
+            await page.GetByTestId("window-" + window).ClickAsync();
+            await Expect(page.GetByTestId("total-heading")).ToHaveTextAsync(window + " min");
+            foreach (var type in types)
             {
-                await page.GetByTestId("window-" + window).ClickAsync();
-                await Expect(page.GetByTestId("total-heading")).ToHaveTextAsync(window + " min");
-                foreach (var type in types)
-                {
-                    await Expect(page.GetByTestId("legend-total-" + type)).ToHaveTextAsync(await page.GetByTestId("total-" + type).InnerTextAsync());
-                }
-            }
-
-            // No rows hidden in a scroll box: what is not shown is counted under the table.
-            Assert.True(await page.EvalOnSelectorAsync<bool>(".table .scroll", "e => e.scrollHeight <= e.clientHeight"), "the aggregates table scrolls inside its box");
-            await Expect(page.GetByTestId("aggregates").Locator("tbody tr")).ToHaveCountAsync(20);
-
-            // The icon browsers ask for exists.
-            var icon = await page.APIRequest.GetAsync(new Uri(dashboardUrl, "favicon.ico").ToString());
-            Assert.Equal(200, icon.Status);
-            Assert.Equal("image/x-icon", icon.Headers["content-type"]);
-            await Expect(page.Locator("link[rel=icon]")).ToHaveAttributeAsync("href", "favicon.ico");
-            await Attach(page, "dashboard-1440.png");
-
-            // 420 px (a phone): nothing wider than the screen, and the per-type table fits its panel.
-            await page.SetViewportSizeAsync(420, 900);
-            await Expect(page.Locator("th.older").First).ToBeHiddenAsync();
-            Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways at 420 px");
-            var typeTable = await page.EvalOnSelectorAsync<double[]>("[data-testid=type-minutes]", "t => [t.scrollWidth, t.parentElement.clientWidth]");
-            Assert.True(typeTable[0] <= typeTable[1], $"the per-type table is {typeTable[0]} px wide in a {typeTable[1]} px panel");
-            await Attach(page, "dashboard-420.png");
-
-            Assert.Empty(pageErrors);
-            Assert.Empty(failed);
-        }
-        finally
-        {
-            if (Directory.Exists(spill))
-            {
-                Directory.Delete(spill, recursive: true);
+                await Expect(page.GetByTestId("legend-total-" + type)).ToHaveTextAsync(await page.GetByTestId("total-" + type).InnerTextAsync());
             }
         }
+
+        // No rows hidden in a scroll box: what is not shown is counted under the table.
+        Assert.True(await page.EvalOnSelectorAsync<bool>(".table .scroll", "e => e.scrollHeight <= e.clientHeight"), "the aggregates table scrolls inside its box");
+        await Expect(page.GetByTestId("aggregates").Locator("tbody tr")).ToHaveCountAsync(20);
+
+        // The icon browsers ask for exists.
+        var icon = await page.APIRequest.GetAsync(new Uri(dashboardUrl, "favicon.ico").ToString());
+        Assert.Equal(200, icon.Status);
+        Assert.Equal("image/x-icon", icon.Headers["content-type"]);
+        await Expect(page.Locator("link[rel=icon]")).ToHaveAttributeAsync("href", "favicon.ico");
+        await Attach(page, "dashboard-1440.png");
+
+        // 420 px (a phone): nothing wider than the screen, and the per-type table fits its panel.
+        await page.SetViewportSizeAsync(420, 900);
+        await Expect(page.Locator("th.older").First).ToBeHiddenAsync();
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways at 420 px");
+        var typeTable = await page.EvalOnSelectorAsync<double[]>("[data-testid=type-minutes]", "t => [t.scrollWidth, t.parentElement.clientWidth]");
+        Assert.True(typeTable[0] <= typeTable[1], $"the per-type table is {typeTable[0]} px wide in a {typeTable[1]} px panel");
+        await Attach(page, "dashboard-420.png");
+
+        Assert.Empty(pageErrors);
+        Assert.Empty(failed);
 
         static async Task Attach(IPage page, string name)
         {

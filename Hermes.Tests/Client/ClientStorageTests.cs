@@ -19,15 +19,9 @@ namespace Hermes.Tests.Client;
 public sealed class ClientStorageTests(SharedPostgres postgres) : IDisposable
 {
     private const int SIGKILL = 9;
-    private readonly string _spill = Path.Combine(Path.GetTempPath(), "hermes-spill-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _spill = new("spill");
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_spill))
-        {
-            Directory.Delete(_spill, recursive: true);
-        }
-    }
+    public void Dispose() => _spill.Dispose();
 
     [Fact]
     public async Task Backpressure_503s_are_waited_out_and_every_event_is_stored_once()
@@ -36,7 +30,7 @@ public sealed class ClientStorageTests(SharedPostgres postgres) : IDisposable
         var db = await postgres.Server.CreateDatabaseAsync();
         await using var hermes = new HermesFactory(new()
         {
-            ["DB_DSN"] = db, ["SPILL_DIR"] = _spill, ["QUEUE_SIZE"] = "200", ["MAX_BATCH_EVENTS"] = "200",
+            ["DB_DSN"] = db, ["SPILL_DIR"] = _spill.Path, ["QUEUE_SIZE"] = "200", ["MAX_BATCH_EVENTS"] = "200",
             ["WORKER_COUNT"] = "1", ["BATCH_SIZE"] = "50", ["FLUSH_INTERVAL"] = "10ms",
         });
         var http = hermes.Start();
@@ -64,7 +58,7 @@ public sealed class ClientStorageTests(SharedPostgres postgres) : IDisposable
         // Arrange: ingest as its own process on a fixed port, so it can be SIGKILLed and started again there.
         var db = await postgres.Server.CreateDatabaseAsync();
         var port = Ports.Free();
-        var settings = new Dictionary<string, string> { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill, ["HTTP_ADDR"] = $"127.0.0.1:{port}" };
+        var settings = new Dictionary<string, string> { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill.Path, ["HTTP_ADDR"] = $"127.0.0.1:{port}" };
         await using var first = HermesProcess.Start(settings);
         await first.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
         await using var harness = ClientHarness.Start(new Uri($"http://127.0.0.1:{port}"), s =>
@@ -108,7 +102,7 @@ public sealed class ClientStorageTests(SharedPostgres postgres) : IDisposable
     public async Task Dispose_waits_for_the_buffer_and_everything_is_stored()
     {
         var db = await postgres.Server.CreateDatabaseAsync();
-        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill });
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill.Path });
         var http = hermes.Start();
         // Neither the size nor the interval sends anything by itself: only disposal can.
         var harness = ClientHarness.Start(http.BaseAddress!, s => (s.MaxBatchEvents, s.FlushInterval) = (10_000, TimeSpan.FromHours(1)));
@@ -131,7 +125,7 @@ public sealed class ClientStorageTests(SharedPostgres postgres) : IDisposable
         // Arrange: the Aspire-style registration, Hermes found by service discovery, and a worker registered
         // before the client, so it stops after the client's own StopAsync would have run.
         var db = await postgres.Server.CreateDatabaseAsync();
-        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill });
+        await using var hermes = new HermesFactory(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill.Path });
         var http = hermes.Start();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -179,7 +173,7 @@ public sealed class ClientStorageTests(SharedPostgres postgres) : IDisposable
         Assert.Contains("the buffer is full", health.Entries["hermes-client"].Description, StringComparison.Ordinal);
 
         // Hermes arrives: the 200 kept events are stored, in full, and nothing else.
-        await using var hermes = HermesProcess.Start(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill, ["HTTP_ADDR"] = $"127.0.0.1:{port}" });
+        await using var hermes = HermesProcess.Start(new() { ["DB_DSN"] = db, ["SPILL_DIR"] = _spill.Path, ["HTTP_ADDR"] = $"127.0.0.1:{port}" });
         await hermes.WaitUntilAliveAsync(TimeSpan.FromSeconds(30));
         await harness.FlushAsync();
         Assert.Equal(200, harness.Client.Statistics.Sent);
